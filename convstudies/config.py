@@ -1,0 +1,171 @@
+"""Study files: load, validate, and expand into grid points and runs.
+
+Imported by the Snakefile at parse time, so it stays light (yaml + jsonschema); the
+model-name check imports the registry (torch) only when asked.
+"""
+from __future__ import annotations
+
+import copy
+import hashlib
+import itertools
+import json
+from pathlib import Path
+
+import jsonschema
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+SCHEMAS = ROOT / "workflow" / "schemas"
+STUDIES_DIR = ROOT / "studies"
+
+
+class ConfigError(ValueError):
+    """A config or study file is invalid; the message names the file, the key and what is allowed."""
+
+
+def _schema(name: str) -> dict:
+    return yaml.safe_load((SCHEMAS / f"{name}.schema.yaml").read_text())
+
+
+def _where(path) -> str:
+    out = ""
+    for p in path:
+        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
+    return out or "(top level)"
+
+
+def _explain(err: jsonschema.ValidationError) -> str:
+    msg = err.message
+    if err.validator == "additionalProperties" and isinstance(err.schema.get("properties"), dict):
+        msg += f"; allowed keys: {', '.join(sorted(err.schema['properties']))}"
+    elif err.validator == "oneOf" and err.context:
+        msg += "; " + "; or ".join(sorted({c.message for c in err.context}))
+    return msg
+
+
+def validate(instance, schema: dict, source: str) -> None:
+    validator = jsonschema.Draft202012Validator(schema)
+    errors = sorted(validator.iter_errors(instance), key=lambda e: list(e.absolute_path))
+    if errors:
+        lines = [f"  {_where(e.absolute_path)}: {_explain(e)}" for e in errors]
+        raise ConfigError(f"{source} is invalid:\n" + "\n".join(lines))
+
+
+def validate_config(config: dict, studies_dir: Path = STUDIES_DIR) -> dict:
+    """Validate the workflow config, fill defaults, and check the study ids exist."""
+    schema = _schema("config")
+    validate(config, schema, "config")
+    for key, spec in schema["properties"].items():
+        config.setdefault(key, copy.deepcopy(spec.get("default")))
+    available = sorted(p.stem for p in Path(studies_dir).glob("*.yaml"))
+    for i, sid in enumerate(config["studies"]):
+        if sid not in available:
+            raise ConfigError(f"config is invalid:\n  studies[{i}]: unknown study {sid!r}; available: {', '.join(available)}")
+    return config
+
+
+def deep_merge(base: dict, override: dict) -> dict:
+    out = copy.deepcopy(base)
+    for k, v in override.items():
+        out[k] = deep_merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else copy.deepcopy(v)
+    return out
+
+
+def set_dotted(cfg: dict, dotted: str, value) -> None:
+    *parents, leaf = dotted.split(".")
+    for p in parents:
+        cfg = cfg.setdefault(p, {})
+    cfg[leaf] = value
+
+
+def _fmt(v) -> str:
+    return f"{v:g}" if isinstance(v, float) else str(v)
+
+
+def load_study(study_id: str, studies_dir: Path = STUDIES_DIR) -> dict:
+    path = Path(studies_dir) / f"{study_id}.yaml"
+    if not path.exists():
+        raise ConfigError(f"no study file {path}")
+    study = yaml.safe_load(path.read_text())
+    validate(study, _schema("study"), str(path))
+    if study["study"] != study_id:
+        raise ConfigError(f"{path} is invalid:\n  study: {study['study']!r} must equal the file name {study_id!r}")
+    return study
+
+
+def run_defaults() -> dict:
+    """The run configuration with every schema default filled in."""
+    props = _schema("study")["$defs"]["run"]["properties"]
+    out = {k: {n: copy.deepcopy(s["default"]) for n, s in props[k]["properties"].items() if "default" in s}
+           for k in ("data", "train")}
+    out["evaluations"] = copy.deepcopy(props["evaluations"]["default"])
+    return out
+
+
+def expand_points(study: dict, scale: str, source: str = "study") -> dict[str, dict]:
+    """Grid point id -> {config, labels, entry} for one scale, each config fully resolved and validated."""
+    if scale not in study["scales"]:
+        raise ConfigError(f"{source}: scale {scale!r} is not defined; defined: {', '.join(study['scales'])}")
+    scale_over = {k: v for k, v in study["scales"][scale].items() if k != "seeds"}
+    base = deep_merge(deep_merge(run_defaults(), study["defaults"]), scale_over)
+    run_schema = _schema("study")["$defs"]["run"]
+    points: dict[str, dict] = {}
+    for gi, entry in enumerate(study["grid"]):
+        vary = {k: (v.get(scale) if isinstance(v, dict) else v) for k, v in entry.get("vary", {}).items()}
+        vary = {k: v for k, v in vary.items() if v is not None}
+        combos = [dict(zip(vary, vals)) for vals in itertools.product(*vary.values())] if vary else [{}]
+        for combo in combos:
+            cfg = deep_merge(base, entry.get("set", {}))
+            for k, v in combo.items():
+                set_dotted(cfg, k, v)
+            pid = entry["id"] + "".join(f"-{k.split('.')[-1]}{_fmt(v)}" for k, v in combo.items())
+            if pid in points:
+                raise ConfigError(f"{source}: grid[{gi}] gives point id {pid!r} twice")
+            validate(cfg, run_schema, f"{source} grid[{gi}] (point {pid!r}, scale {scale!r})")
+            labels = {**entry.get("labels", {}), **{k.split(".")[-1]: v for k, v in combo.items()}}
+            points[pid] = {"config": cfg, "labels": labels, "entry": entry["id"]}
+    return points
+
+
+def seeds_for(study: dict, scale: str, override: list[int] | None = None) -> list[int]:
+    return list(override) if override else list(study["scales"][scale]["seeds"])
+
+
+def config_hash(cfg: dict) -> str:
+    return hashlib.sha256(json.dumps(cfg, sort_keys=True).encode()).hexdigest()[:8]
+
+
+def run_id(point: str, seed: int, cfg: dict) -> str:
+    """Directory name of one run; the hash keeps runs of a changed configuration apart."""
+    return f"seed{seed}-{config_hash(cfg)}"
+
+
+def check_models(points: dict[str, dict], source: str) -> None:
+    """Every model name is registered and every model argument is accepted (imports torch)."""
+    import inspect
+
+    from convstudies.models import list_models, model_entrypoint
+
+    for pid, p in points.items():
+        m = p["config"]["model"]
+        if m["name"] not in list_models():
+            raise ConfigError(f"{source} point {pid!r}: model.name: unknown model {m['name']!r}; "
+                              f"registered: {', '.join(list_models())}")
+        allowed = set(inspect.signature(model_entrypoint(m["name"])).parameters) - {"in_shape", "num_classes"}
+        bad = sorted(set(m) - {"name"} - allowed)
+        if bad:
+            raise ConfigError(f"{source} point {pid!r}: model: {m['name']!r} does not take {bad}; "
+                              f"allowed: {', '.join(sorted(allowed))}")
+
+
+def plan(config: dict, studies_dir: Path = STUDIES_DIR, check_model_names: bool = True) -> dict:
+    """Everything the workflow will do: study -> {study, points, seeds}. Raises ConfigError early."""
+    out = {}
+    for sid in config["studies"]:
+        study = load_study(sid, studies_dir)
+        src = str(Path(studies_dir) / f"{sid}.yaml")
+        points = expand_points(study, config["scale"], src)
+        if check_model_names:
+            check_models(points, src)
+        out[sid] = {"study": study, "points": points, "seeds": seeds_for(study, config["scale"], config.get("seeds"))}
+    return out

@@ -1,0 +1,1 @@
+"""Training engine: tensor batches, the LightningModule, evaluations and ``train(cfg)``."""

@@ -1,0 +1,98 @@
+"""The one LightningModule that trains every registered model."""
+from __future__ import annotations
+
+import math
+
+import pytorch_lightning as pl
+import torch
+import torch.nn.functional as F
+from torchmetrics.classification import MulticlassAccuracy
+
+from ..shifts import random_translate
+
+
+class Classifier(pl.LightningModule):
+    """Cross-entropy classification of any ``nn.Module``; records per-epoch metrics in ``history``.
+
+    Per-step values are accumulated on the device and read once per epoch, so training does
+    not synchronise with the host at every step. A non-finite epoch loss marks the run
+    diverged and stops training.
+    """
+
+    def __init__(self, model: torch.nn.Module, train_cfg: dict, num_classes: int, steps_per_epoch: int,
+                 seed: int = 0):
+        super().__init__()
+        self.model, self.cfg, self.steps_per_epoch, self.seed = model, train_cfg, steps_per_epoch, seed
+        self.train_acc = MulticlassAccuracy(num_classes, average="micro")
+        self.val_acc = MulticlassAccuracy(num_classes, average="micro")
+        self.history: list[dict] = []
+        self.diverged_epoch: int | None = None
+        self._sums: dict[str, torch.Tensor] = {}
+        self._gen: torch.Generator | None = None
+
+    def forward(self, x):
+        return self.model(x)
+
+    def on_fit_start(self):
+        self._gen = torch.Generator(device=self.device)
+        self._gen.manual_seed(self.seed + 1)
+
+    def _accumulate(self, key: str, loss: torch.Tensor, n: int):
+        s = self._sums.setdefault(key, torch.zeros(2, device=loss.device))
+        s[0] += loss.detach().float() * n
+        s[1] += n
+
+    def _mean(self, key: str) -> float:
+        s = self._sums.pop(key, None)
+        return float(s[0] / s[1]) if s is not None else math.nan
+
+    def training_step(self, batch, batch_idx):
+        x, y = batch
+        if self.cfg.get("augment_shift", 0):
+            x = random_translate(x, self.cfg["augment_shift"], self._gen)
+        logits = self.model(x)
+        loss = F.cross_entropy(logits, y)
+        self._accumulate("train_loss", loss, len(y))
+        self.train_acc.update(logits.detach(), y)
+        return loss
+
+    def validation_step(self, batch, batch_idx):
+        x, y = batch
+        logits = self.model(x)
+        self._accumulate("val_loss", F.cross_entropy(logits, y), len(y))
+        self.val_acc.update(logits, y)
+
+    def on_validation_epoch_end(self):
+        if self.trainer.sanity_checking:
+            return
+        self._record(val_loss=self._mean("val_loss"), val_acc=float(self.val_acc.compute()))
+        self.val_acc.reset()
+
+    def on_train_epoch_end(self):
+        loss = self._mean("train_loss")
+        self._record(train_loss=loss, train_acc=float(self.train_acc.compute()))
+        self.train_acc.reset()
+        if not math.isfinite(loss):
+            self.diverged_epoch = self.current_epoch
+            self.trainer.should_stop = True
+
+    def _record(self, **values):
+        if not self.history or self.history[-1]["epoch"] != self.current_epoch:
+            self.history.append({"epoch": self.current_epoch})
+        self.history[-1].update(values)
+
+    def configure_optimizers(self):
+        c = self.cfg
+        params = self.model.parameters()
+        if c["optimizer"] == "sgd":
+            opt = torch.optim.SGD(params, lr=c["lr"], momentum=c["momentum"], weight_decay=c["weight_decay"],
+                                  nesterov=c["momentum"] > 0)
+        elif c["optimizer"] == "adam":
+            opt = torch.optim.Adam(params, lr=c["lr"], weight_decay=c["weight_decay"])
+        else:
+            opt = torch.optim.AdamW(params, lr=c["lr"], weight_decay=c["weight_decay"])
+        if c["schedule"] == "constant":
+            return opt
+        total = max(1, c["epochs"] * self.steps_per_epoch)
+        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=total)
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}

@@ -1,0 +1,51 @@
+"""What a run directory records about where and with what it ran."""
+from __future__ import annotations
+
+import os
+import platform
+import socket
+import subprocess
+import sys
+from importlib import metadata
+
+from ..config import ROOT
+
+PACKAGES = ("torch", "torchvision", "pytorch-lightning", "torchmetrics", "timm", "numpy", "pandas", "snakemake")
+
+
+def git_revision() -> dict:
+    def git(*args):
+        try:
+            return subprocess.run(["git", "-C", str(ROOT), *args], capture_output=True, text=True,
+                                  timeout=10).stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            return ""
+
+    rev = git("rev-parse", "HEAD")
+    return {"revision": rev or None, "dirty": bool(git("status", "--porcelain")) if rev else None}
+
+
+def versions() -> dict:
+    out = {"python": sys.version.split()[0]}
+    for p in PACKAGES:
+        try:
+            out[p] = metadata.version(p)
+        except metadata.PackageNotFoundError:
+            out[p] = None
+    return out
+
+
+def hardware() -> dict:
+    import torch
+
+    hw = {"host": socket.gethostname(), "platform": platform.platform(), "cpus": os.cpu_count(),
+          "torch_threads": torch.get_num_threads(), "cuda": torch.cuda.is_available()}
+    if torch.cuda.is_available():
+        hw["gpu"] = torch.cuda.get_device_name()
+    if os.environ.get("SLURM_JOB_ID"):
+        hw["slurm_job_id"] = os.environ["SLURM_JOB_ID"]
+    return hw
+
+
+def provenance() -> dict:
+    return {"versions": versions(), "git": git_revision(), "hardware": hardware()}

@@ -1,0 +1,117 @@
+"""A configurable convolutional network, 1D or 2D, for the hyperparameter studies.
+
+Each block is ``conv -> [batchnorm] -> ReLU -> [pool]``; the head either flattens the last
+feature map (position-dependent, like an MLP on features) or pools it globally
+(position-independent).
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from ._registry import register_model
+
+POOLS = ("none", "max", "avg", "conv", "blurmax")
+HEADS = ("flatten", "global_avg", "global_max")
+PADDING_MODES = ("zeros", "reflect", "circular", "replicate")
+
+
+def _layers(dim: int):
+    return (nn.Conv1d, nn.MaxPool1d, nn.AvgPool1d, nn.BatchNorm1d) if dim == 1 else (
+        nn.Conv2d, nn.MaxPool2d, nn.AvgPool2d, nn.BatchNorm2d)
+
+
+class BlurMaxPool2d(nn.Module):
+    """Anti-aliased max pooling (Zhang 2019): dense max, then blur and subsample (timm's BlurPool2d)."""
+
+    def __init__(self, channels: int, size: int):
+        super().__init__()
+        from timm.layers import BlurPool2d  # timm costs seconds to import; only pay when used
+
+        self.max = nn.MaxPool2d(size, stride=1)
+        self.blur = BlurPool2d(channels, filt_size=3, stride=size)
+
+    def forward(self, x):
+        return self.blur(self.max(x))
+
+
+def make_pool(kind: str, size: int, channels: int, dim: int) -> nn.Module:
+    conv, maxpool, avgpool, _ = _layers(dim)
+    if kind == "none":
+        return nn.Identity()
+    if kind == "max":
+        return maxpool(size)
+    if kind == "avg":
+        return avgpool(size)
+    if kind == "conv":
+        return conv(channels, channels, size, stride=size)
+    if kind == "blurmax":
+        if dim != 2:
+            raise ValueError("pool 'blurmax' is only implemented for 2D inputs")
+        return BlurMaxPool2d(channels, size)
+    raise ValueError(f"unknown pool {kind!r}; allowed: {', '.join(POOLS)}")
+
+
+class ConvBlock(nn.Sequential):
+    def __init__(self, c_in: int, dim: int, filters: int, kernel: int = 3, stride: int = 1,
+                 padding: int | str = "same", padding_mode: str = "zeros", pool: str = "none",
+                 pool_size: int = 2, norm: bool = False):
+        conv, _, _, bn = _layers(dim)
+        if kernel < 1 or stride < 1 or filters < 1:
+            raise ValueError(f"conv block needs kernel, stride, filters >= 1; got {kernel}, {stride}, {filters}")
+        if padding == "same":
+            padding = kernel // 2
+        if padding_mode not in PADDING_MODES:
+            raise ValueError(f"unknown padding_mode {padding_mode!r}; allowed: {', '.join(PADDING_MODES)}")
+        layers = [conv(c_in, filters, kernel, stride=stride, padding=padding, padding_mode=padding_mode,
+                       bias=not norm)]
+        if norm:
+            layers.append(bn(filters))
+        layers += [nn.ReLU(), make_pool(pool, pool_size, filters, dim)]
+        super().__init__(*layers)
+
+
+class CNN(nn.Module):
+    def __init__(self, in_shape, num_classes: int, blocks: list[dict], head: str = "global_avg",
+                 hidden: int = 0, dropout: float = 0.0):
+        super().__init__()
+        dim = len(in_shape) - 1
+        if dim not in (1, 2):
+            raise ValueError(f"cnn takes (C, L) or (C, H, W) inputs, got in_shape={tuple(in_shape)}")
+        if head not in HEADS:
+            raise ValueError(f"unknown head {head!r}; allowed: {', '.join(HEADS)}")
+        feats, c = [], in_shape[0]
+        for spec in blocks:
+            feats.append(ConvBlock(c, dim, **spec))
+            c = spec["filters"]
+        self.features = nn.Sequential(*feats)
+        with torch.no_grad():
+            out_shape = self.features(torch.zeros(1, *in_shape)).shape[1:]
+        if head == "flatten":
+            pool, n_feat = nn.Flatten(), math.prod(out_shape)
+        else:
+            adaptive = {1: (nn.AdaptiveAvgPool1d, nn.AdaptiveMaxPool1d),
+                        2: (nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d)}[dim]
+            pool = nn.Sequential((adaptive[0] if head == "global_avg" else adaptive[1])(1), nn.Flatten())
+            n_feat = c
+        mlp = [nn.Linear(n_feat, hidden), nn.ReLU()] if hidden else []
+        drop = [nn.Dropout(dropout)] if dropout else []
+        self.head = nn.Sequential(pool, *drop, *mlp, nn.Linear(hidden or n_feat, num_classes))
+
+    def forward(self, x):
+        return self.head(self.features(x))
+
+
+DEFAULT_BLOCKS = [
+    {"filters": 16, "kernel": 3, "pool": "max"},
+    {"filters": 32, "kernel": 3, "pool": "max"},
+]
+
+
+@register_model(tiny={"blocks": [{"filters": 4, "kernel": 3, "pool": "max"}]})
+def cnn(in_shape=(1, 28, 28), num_classes: int = 10, blocks: list[dict] | None = None,
+        head: str = "global_avg", hidden: int = 0, dropout: float = 0.0):
+    """Blocks of conv/ReLU/pool (1D or 2D by ``in_shape``); head ``flatten``/``global_avg``/``global_max``."""
+    return CNN(in_shape, num_classes, blocks or DEFAULT_BLOCKS, head, hidden, dropout)

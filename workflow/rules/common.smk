@@ -1,0 +1,54 @@
+# Plans the workflow from the config and the study files; bad input stops it here,
+# before any job starts, with a message naming the file, the key and what is allowed.
+import json
+
+from convstudies.config import ConfigError, plan, validate_config
+
+try:
+    validate_config(config)
+    PLAN = plan(config)
+except ConfigError as e:
+    raise WorkflowError(f"\n{e}") from None
+
+RES = config["results_dir"]
+
+
+wildcard_constraints:
+    study="[a-z0-9_]+",
+    entry="[a-z0-9_]+",
+    figure="[a-z0-9_]+",
+    dataset="[a-z0-9_]+",
+
+
+def entries(study):
+    return list(dict.fromkeys(p["entry"] for p in PLAN[study]["points"].values()))
+
+
+def entry_datasets(wildcards):
+    points = PLAN[wildcards.study]["points"].values()
+    names = {p["config"]["data"]["dataset"] for p in points if p["entry"] == wildcards.entry}
+    return [f"{RES}/data/{n}.pt" for n in sorted(names)]
+
+
+def entry_summaries(wildcards):
+    return [f"{RES}/runs/{wildcards.study}/{e}.json" for e in entries(wildcards.study)]
+
+
+def figures(study):
+    return list(PLAN[study]["study"].get("figures", {}))
+
+
+def figure_caption(wildcards):
+    return PLAN[wildcards.study]["study"]["figures"][wildcards.figure].strip()
+
+
+def study_figures(wildcards):
+    return [f"{RES}/figures/{wildcards.study}/{f}.png" for f in figures(wildcards.study)]
+
+
+def all_outputs():
+    out = [f"{RES}/REPORT.md"]
+    for s in PLAN:
+        out += [f"{RES}/tables/{s}.csv", f"{RES}/claims/{s}.json"]
+        out += [f"{RES}/figures/{s}/{f}.png" for f in figures(s)]
+    return out

@@ -1,0 +1,25 @@
+# One job per grid entry: all its points and seeds in one process (torch imported once).
+# Finished runs are kept and skipped when a job is rerun, so an interrupted job resumes.
+rule train:
+    input:
+        entry_datasets,
+    output:
+        f"{RES}/runs/{{study}}/{{entry}}.json",
+    log:
+        f"{RES}/logs/train/{{study}}/{{entry}}.log",
+    params:
+        scale=config["scale"],
+        seeds=lambda wc: " ".join(map(str, PLAN[wc.study]["seeds"])),
+        fail=" ".join(f"--fail-run {r}" for r in config["fail_runs"]),
+        accelerator=config["accelerator"],
+        precision=config["precision"],
+    threads: config["threads_per_job"]
+    resources:
+        mem_mb=3000,
+        runtime=60,
+    shell:
+        "python -m convstudies.run --study {wildcards.study} --entry {wildcards.entry}"
+        " --scale {params.scale} --seeds {params.seeds} --runs-dir {RES}/runs/{wildcards.study}"
+        " --summary {output} --data {RES}/data --threads {threads}"
+        " --accelerator {params.accelerator} --precision {params.precision} {params.fail}"
+        " > {log} 2>&1"
