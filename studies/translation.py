@@ -48,24 +48,24 @@ def samples_to_match(summary: pd.DataFrame) -> dict:
     gets there within the sizes run.
     """
     acc = select(summary, condition="random_shift", metric="accuracy")
-    n = select(summary, condition="final", metric="n_train")[["point", "mean"]].rename(columns={"mean": "n"})
+    n = select(summary, condition="final", metric="n_train")[["point", "mean"]].rename(columns={"mean": "samples"})
     acc = acc.merge(n, on="point")
-    mlp = acc[acc["point"].str.startswith("eff_mlp")].sort_values("n")
-    cnn = acc[acc["point"].str.startswith("eff_cnn")].sort_values("n")
+    mlp = acc[acc["point"].str.startswith("eff_mlp")].sort_values("samples")
+    cnn = acc[acc["point"].str.startswith("eff_cnn")].sort_values("samples")
     if mlp.empty or cnn.empty:
         return {}
-    target_n, target = float(cnn["n"].iloc[0]), float(cnn["mean"].iloc[0])
-    out = {"cnn_samples": target_n, "cnn_accuracy": target, "mlp_max_samples": float(mlp["n"].max()),
+    target_n, target = float(cnn["samples"].iloc[0]), float(cnn["mean"].iloc[0])
+    out = {"cnn_samples": target_n, "cnn_accuracy": target, "mlp_max_samples": float(mlp["samples"].max()),
            "mlp_max_accuracy": float(mlp["mean"].max())}
     above = np.nonzero(mlp["mean"].to_numpy() >= target)[0]
     if len(above) == 0:
-        out.update(mlp_samples=None, ratio_at_least=float(mlp["n"].max()) / target_n)
+        out.update(mlp_samples=None, ratio_at_least=float(mlp["samples"].max()) / target_n)
         return out
     i = above[0]
     if i == 0:
-        needed = float(mlp["n"].iloc[0])
+        needed = float(mlp["samples"].iloc[0])
     else:
-        (n0, n1), (a0, a1) = mlp["n"].iloc[i - 1:i + 1], mlp["mean"].iloc[i - 1:i + 1]
+        (n0, n1), (a0, a1) = mlp["samples"].iloc[i - 1:i + 1], mlp["mean"].iloc[i - 1:i + 1]
         needed = float(np.exp(np.log(n0) + (target - a0) / (a1 - a0) * (np.log(n1) - np.log(n0))))
     out.update(mlp_samples=needed, ratio=needed / target_n)
     return out

@@ -25,8 +25,8 @@ def get_evaluation(name: str) -> Callable:
     return EVALUATIONS[name]
 
 
-@torch.no_grad()
-def predict(model, x: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
+@torch.inference_mode()
+def predict(model, x: torch.Tensor, batch_size: int = 500) -> torch.Tensor:
     """Logits for ``x`` in batches (model in eval mode)."""
     model.eval()
     return torch.cat([model(x[i:i + batch_size]).float() for i in range(0, len(x), batch_size)])

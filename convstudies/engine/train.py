@@ -98,9 +98,10 @@ def fit(cfg: dict, data: TensorDataset, device: torch.device, precision: str = "
         model = model.to(memory_format=torch.channels_last)
     train_batches = TensorBatches(data.x_train, data.y_train, tc["batch_size"], shuffle=True, seed=seed)
     val_batches = TensorBatches(data.x_val, data.y_val, 1000, shuffle=False)
-    module = Classifier(model, tc, data.num_classes, len(train_batches), seed=seed)
+    epochs = max(tc["epochs"], math.ceil(tc.get("min_steps", 0) / len(train_batches)))
+    module = Classifier(model, {**tc, "epochs": epochs}, data.num_classes, len(train_batches), seed=seed)
     trainer = pl.Trainer(
-        max_epochs=tc["epochs"], accelerator="gpu" if device.type == "cuda" else "cpu", devices=1,
+        max_epochs=epochs, accelerator="gpu" if device.type == "cuda" else "cpu", devices=1,
         precision=precision, logger=False, enable_checkpointing=False, enable_progress_bar=False,
         enable_model_summary=False, num_sanity_val_steps=0, deterministic=device.type == "cpu",
         log_every_n_steps=10**9,
