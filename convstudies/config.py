@@ -107,7 +107,7 @@ def expand_points(study: dict, scale: str, source: str = "study") -> dict[str, d
     if scale not in study["scales"]:
         raise ConfigError(f"{source}: scale {scale!r} is not defined; defined: {', '.join(study['scales'])}")
     scale_over = {k: v for k, v in study["scales"][scale].items() if k != "seeds"}
-    base = deep_merge(deep_merge(run_defaults(), study["defaults"]), scale_over)
+    base = deep_merge(run_defaults(), study["defaults"])
     run_schema = _schema("study")["$defs"]["run"]
     points: dict[str, dict] = {}
     for gi, entry in enumerate(study["grid"]):
@@ -115,7 +115,8 @@ def expand_points(study: dict, scale: str, source: str = "study") -> dict[str, d
         vary = {k: v for k, v in vary.items() if v is not None}
         combos = [dict(zip(vary, vals)) for vals in itertools.product(*vary.values())] if vary else [{}]
         for combo in combos:
-            cfg = deep_merge(base, entry.get("set", {}))
+            # scale overrides (sizes, epochs) apply after the entry's settings, vary after both
+            cfg = deep_merge(deep_merge(base, entry.get("set", {})), scale_over)
             for k, v in combo.items():
                 set_dotted(cfg, k, v)
             pid = entry["id"] + "".join(f"-{k.split('.')[-1]}{_fmt(v)}" for k, v in combo.items())

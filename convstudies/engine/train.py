@@ -66,6 +66,10 @@ def prepare_run_data(ds: TensorDataset, data_cfg: dict, seed: int) -> TensorData
     if data_cfg.get("canvas"):
         for split in ("train", "val", "test"):
             parts[f"x_{split}"] = place_on_canvas(parts[f"x_{split}"], data_cfg["canvas"])
+    if data_cfg.get("n_test"):
+        for split in ("val", "test"):
+            parts[f"x_{split}"] = parts[f"x_{split}"][: data_cfg["n_test"]]
+            parts[f"y_{split}"] = parts[f"y_{split}"][: data_cfg["n_test"]]
     for split in ("train", "val", "test"):
         if parts[f"x_{split}"].dim() == 4:
             parts[f"x_{split}"] = parts[f"x_{split}"].contiguous(memory_format=torch.channels_last)
@@ -81,11 +85,13 @@ def _quiet_lightning():
     warnings.filterwarnings("ignore", ".*does not have many workers.*")
     warnings.filterwarnings("ignore", ".*GPU available but not used.*")
     warnings.filterwarnings("ignore", ".*(LeafSpec|TreeSpec).*")
+    warnings.filterwarnings("ignore", ".*`srun` command is available.*")
 
 
 def fit(cfg: dict, data: TensorDataset, device: torch.device, precision: str = "32-true"):
     """Train the configured model on ``data``; returns (lightning module, seconds spent fitting)."""
     import pytorch_lightning as pl
+    from lightning_fabric.plugins.environments import LightningEnvironment
 
     from .module import Classifier
 
@@ -105,6 +111,8 @@ def fit(cfg: dict, data: TensorDataset, device: torch.device, precision: str = "
         precision=precision, logger=False, enable_checkpointing=False, enable_progress_bar=False,
         enable_model_summary=False, num_sanity_val_steps=0, deterministic=device.type == "cpu",
         log_every_n_steps=10**9,
+        # one process, one device: never let Lightning reinterpret a SLURM allocation as a multi-node job
+        plugins=[LightningEnvironment()],
     )
     t0 = time.perf_counter()
     trainer.fit(module, train_batches, val_batches)
@@ -127,6 +135,7 @@ def train(cfg: dict, data: TensorDataset | None = None, run_dir: str | Path | No
     model = module.model
     n_params = sum(p.numel() for p in model.parameters())
     metrics = {"status": "ok", "epochs": module.history, "params": n_params, "n_train": len(ds.y_train),
+               "in_shape": list(ds.in_shape), "num_classes": ds.num_classes,
                "fit_seconds": fit_s,
                "train_images_per_s": len(ds.y_train) * len(module.history) / fit_s if fit_s > 0 else None}
     if module.diverged_epoch is not None:

@@ -6,6 +6,8 @@ rule tables:
         summary=f"{RES}/tables/{{study}}_summary.csv",
     log:
         f"{RES}/logs/tables/{{study}}.log",
+    conda:
+        ENV
     shell:
         "python -m convstudies.analysis tables --study {wildcards.study} --summaries {input}"
         " --table {output.table} --summary {output.summary} > {log} 2>&1"
@@ -26,6 +28,8 @@ rule figure:
         caption=figure_caption,
     log:
         f"{RES}/logs/figure/{{study}}/{{figure}}.log",
+    conda:
+        ENV
     shell:
         "python -m convstudies.analysis figure --study {wildcards.study} --figure {wildcards.figure}"
         " --table {input.table} --summary {input.summary} --out {output} > {log} 2>&1"
@@ -39,6 +43,8 @@ rule verdict:
         report(f"{RES}/claims/{{study}}.json", caption="../report/claim.rst", category="{study}"),
     log:
         f"{RES}/logs/verdict/{{study}}.log",
+    conda:
+        ENV
     shell:
         "python -m convstudies.analysis verdict --study {wildcards.study}"
         " --table {input.table} --summary {input.summary} --out {output} > {log} 2>&1"

@@ -11,6 +11,8 @@ except ConfigError as e:
     raise WorkflowError(f"\n{e}") from None
 
 RES = config["results_dir"]
+# One environment for every rule (used with --sdm conda); pip pins live in pyproject.toml.
+ENV = "../../environment.yml"
 
 
 wildcard_constraints:

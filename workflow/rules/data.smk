@@ -6,5 +6,7 @@ rule prepare_data:
     resources:
         mem_mb=2000,
         runtime=20,
+    conda:
+        ENV
     shell:
         "python -m convstudies.data {wildcards.dataset} {output} > {log} 2>&1"

@@ -8,6 +8,8 @@ rule report_markdown:
         scale=config["scale"],
     log:
         f"{RES}/logs/report.log",
+    conda:
+        ENV
     shell:
         "python -m convstudies.analysis report --claims {input.claims} --scale {params.scale}"
         " --out {output} > {log} 2>&1"

@@ -11,15 +11,19 @@ rule train:
         scale=config["scale"],
         seeds=lambda wc: " ".join(map(str, PLAN[wc.study]["seeds"])),
         fail=" ".join(f"--fail-run {r}" for r in config["fail_runs"]),
+        runs_dir=lambda wc: f"{RES}/runs/{wc.study}",
+        data_dir=f"{RES}/data",
         accelerator=config["accelerator"],
         precision=config["precision"],
     threads: config["threads_per_job"]
     resources:
         mem_mb=3000,
         runtime=60,
+    conda:
+        ENV
     shell:
         "python -m convstudies.run --study {wildcards.study} --entry {wildcards.entry}"
-        " --scale {params.scale} --seeds {params.seeds} --runs-dir {RES}/runs/{wildcards.study}"
-        " --summary {output} --data {RES}/data --threads {threads}"
+        " --scale {params.scale} --seeds {params.seeds} --runs-dir {params.runs_dir}"
+        " --summary {output} --data {params.data_dir} --threads {threads}"
         " --accelerator {params.accelerator} --precision {params.precision} {params.fail}"
         " > {log} 2>&1"

@@ -1,0 +1,92 @@
+import copy
+
+import pytest
+import yaml
+
+from convstudies.config import (ConfigError, check_models, expand_points, load_study, plan, run_id,
+                                validate_config)
+
+from conftest import REPO
+
+
+@pytest.fixture
+def studies_dir(tmp_path):
+    """A copy of the translation study to break in tests."""
+    (tmp_path / "translation.yaml").write_text((REPO / "studies" / "translation.yaml").read_text())
+    return tmp_path
+
+
+def edit(studies_dir, fn):
+    p = studies_dir / "translation.yaml"
+    doc = yaml.safe_load(p.read_text())
+    fn(doc)
+    p.write_text(yaml.safe_dump(doc))
+
+
+def test_real_studies_plan_at_every_scale():
+    for scale in ("tiny", "embedded"):
+        cfg = validate_config({"scale": scale, "studies": ["translation"]})
+        p = plan(cfg)
+        assert {"mlp", "cnn_flatten", "cnn_gap"} <= set(p["translation"]["points"])
+
+
+def test_defaults_are_filled_in():
+    cfg = validate_config({})
+    assert cfg["scale"] == "embedded" and cfg["results_dir"] == "results" and cfg["fail_runs"] == []
+
+
+def test_unknown_config_key_and_study_typo():
+    with pytest.raises(ConfigError, match=r"(?s)'scael' was unexpected.*allowed keys: .*scale"):
+        validate_config({"scael": "tiny"})
+    with pytest.raises(ConfigError, match=r"(?s)studies\[0\]: unknown study 'translaton'; available: .*translation"):
+        validate_config({"studies": ["translaton"]})
+    with pytest.raises(ConfigError, match=r"(?s)scale: 'huge' is not one of \['tiny', 'embedded', 'full'\]"):
+        validate_config({"scale": "huge"})
+
+
+def test_negative_kernel_size_names_the_point_and_key(studies_dir):
+    edit(studies_dir, lambda d: d["grid"][1]["set"]["model"]["blocks"][0].update(kernel=-3))
+    with pytest.raises(ConfigError, match=r"(?s)point 'cnn_flatten'.*model\.blocks\[0\]\.kernel: -3 is less than the minimum of 1"):
+        expand_points(load_study("translation", studies_dir), "embedded", "translation.yaml")
+
+
+def test_unknown_key_in_study_file(studies_dir):
+    edit(studies_dir, lambda d: d["defaults"]["train"].update(epoch=3))
+    with pytest.raises(ConfigError, match=r"(?s)train: Additional properties.*'epoch' was unexpected.*allowed keys: .*epochs"):
+        expand_points(load_study("translation", studies_dir), "embedded", "translation.yaml")
+
+
+def test_unknown_model_name_and_argument(studies_dir):
+    edit(studies_dir, lambda d: d["grid"][0]["set"]["model"].update(name="mlpp"))
+    pts = expand_points(load_study("translation", studies_dir), "embedded", "translation.yaml")
+    with pytest.raises(ConfigError, match=r"(?s)point 'mlp': model.name: unknown model 'mlpp'; registered: cnn, lenet5"):
+        check_models(pts, "translation.yaml")
+    edit(studies_dir, lambda d: d["grid"][0]["set"]["model"].update(name="mlp", heads=2))
+    pts = expand_points(load_study("translation", studies_dir), "embedded", "translation.yaml")
+    with pytest.raises(ConfigError, match=r"(?s)'mlp' does not take \['heads'\]; allowed: depth, dropout, width"):
+        check_models(pts, "translation.yaml")
+
+
+def test_study_id_must_match_file_name(studies_dir):
+    edit(studies_dir, lambda d: d.update(study="translate"))
+    with pytest.raises(ConfigError, match="must equal the file name"):
+        load_study("translation", studies_dir)
+
+
+def test_vary_expands_per_scale_and_scale_overrides_apply_after_entry_settings():
+    study = load_study("translation")
+    emb = expand_points(study, "embedded")
+    tiny = expand_points(study, "tiny")
+    assert [p for p in emb if p.startswith("eff_mlp")] == [
+        "eff_mlp-train_fraction0.125", "eff_mlp-train_fraction0.25", "eff_mlp-train_fraction0.5",
+        "eff_mlp-train_fraction1"]
+    assert emb["eff_mlp-train_fraction0.25"]["config"]["data"]["train_fraction"] == 0.25
+    assert emb["eff_mlp-train_fraction0.25"]["labels"]["train_fraction"] == 0.25
+    assert emb["eff_cnn-train_fraction0.125"]["config"]["train"]["min_steps"] == 110
+    assert tiny["eff_cnn-train_fraction0.5"]["config"]["train"]["min_steps"] == 0  # the tiny scale wins
+
+
+def test_run_id_changes_with_the_configuration():
+    cfg = {"a": 1}
+    assert run_id("p", 0, cfg) == run_id("p", 0, copy.deepcopy(cfg))
+    assert run_id("p", 0, cfg) != run_id("p", 0, {"a": 2})

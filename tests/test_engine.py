@@ -1,0 +1,67 @@
+import json
+
+import pytest
+import torch
+
+from convstudies.engine.batches import TensorBatches
+from convstudies.engine.train import balanced_subset, is_complete, train, write_run_dir
+
+
+def test_same_seed_gives_the_same_metrics_on_cpu(run_cfg, digits_data):
+    a = train(run_cfg, data=digits_data)
+    b = train(run_cfg, data=digits_data)
+    assert a["status"] == "ok"
+    assert a["epochs"] == b["epochs"] and a["evaluations"] == b["evaluations"]
+    c = train({**run_cfg, "seed": 1}, data=digits_data)
+    assert c["epochs"] != a["epochs"]
+
+
+def test_training_learns_and_records_every_epoch(run_cfg, digits_data):
+    run_cfg["train"]["epochs"] = 3
+    m = train(run_cfg, data=digits_data)
+    assert [e["epoch"] for e in m["epochs"]] == [0, 1, 2]
+    assert {"train_loss", "train_acc", "val_loss", "val_acc"} <= set(m["epochs"][-1])
+    acc = next(r["value"] for r in m["evaluations"] if r["metric"] == "accuracy")
+    assert acc > 0.5  # chance is 0.1
+    assert m["params"] == (4 * 9 + 4) + (4 * 4 * 4 * 10 + 10)  # conv 1->4 3x3, then 4x4x4 features -> 10
+
+
+def test_a_nan_run_is_recorded_as_diverged_not_crashed(run_cfg, digits_data, tmp_path):
+    run_cfg["train"].update(optimizer="sgd", lr=1e30, momentum=0.0, epochs=3)
+    m = train(run_cfg, data=digits_data, run_dir=tmp_path / "run")
+    assert m["status"] == "diverged" and m["diverged_epoch"] == 0
+    assert len(m["epochs"]) == 1  # training stopped at the first non-finite epoch
+    saved = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert saved["status"] == "diverged"
+
+
+def test_run_directory_is_complete_and_never_overwritten(run_cfg, digits_data, tmp_path):
+    run_dir = tmp_path / "seed0"
+    train(run_cfg, data=digits_data, run_dir=run_dir)
+    assert is_complete(run_dir)
+    assert {p.name for p in run_dir.iterdir()} == {"config.json", "metrics.json", "model.pt", "provenance.json"}
+    state = torch.load(run_dir / "model.pt", weights_only=True)
+    assert all(isinstance(v, torch.Tensor) for v in state.values())
+    prov = json.loads((run_dir / "provenance.json").read_text())
+    assert {"versions", "git", "hardware", "runtime"} <= set(prov) and prov["versions"]["torch"]
+    with pytest.raises(FileExistsError, match="refusing to overwrite"):
+        write_run_dir(run_dir, run_cfg, {}, torch.nn.Linear(1, 1), {})
+
+
+def test_tensor_batches_cover_the_data_once_per_pass_reproducibly():
+    x, y = torch.arange(10.0)[:, None], torch.arange(10)
+    a = TensorBatches(x, y, batch_size=4, seed=1)
+    b = TensorBatches(x, y, batch_size=4, seed=1)
+    assert len(a) == 3
+    first = [yb.tolist() for _, yb in a]
+    assert first == [yb.tolist() for _, yb in b]
+    assert sorted(sum(first, [])) == list(range(10))
+    assert [yb.tolist() for _, yb in a] != first  # reshuffled on the next pass
+
+
+def test_balanced_subset_keeps_the_class_balance():
+    y = torch.arange(10).repeat(20)
+    idx = balanced_subset(y, 0.25, None, seed=0)
+    assert torch.bincount(y[idx]).tolist() == [5] * 10
+    assert len(balanced_subset(y, 1.0, 30, seed=0)) == 30
+    assert not torch.equal(balanced_subset(y, 0.25, None, 0), balanced_subset(y, 0.25, None, 1))
