@@ -57,11 +57,23 @@ def validate_config(config: dict, studies_dir: Path = STUDIES_DIR) -> dict:
     validate(config, schema, "config")
     for key, spec in schema["properties"].items():
         config.setdefault(key, copy.deepcopy(spec.get("default")))
-    available = sorted(p.stem for p in Path(studies_dir).glob("*.yaml"))
+    available = ordered_studies(studies_dir)
+    if config["studies"] == "all":
+        config["studies"] = available
     for i, sid in enumerate(config["studies"]):
         if sid not in available:
             raise ConfigError(f"config is invalid:\n  studies[{i}]: unknown study {sid!r}; available: {', '.join(available)}")
     return config
+
+
+# The lecture's order; studies not listed here follow alphabetically.
+STUDY_ORDER = ["translation", "mlp_depth", "conv_hparams", "pooling", "weight_sharing", "lenet5",
+               "residual", "transfer", "conv1d"]
+
+
+def ordered_studies(studies_dir: Path = STUDIES_DIR) -> list[str]:
+    found = {p.stem for p in Path(studies_dir).glob("*.yaml")}
+    return [s for s in STUDY_ORDER if s in found] + sorted(found - set(STUDY_ORDER))
 
 
 def deep_merge(base: dict, override: dict) -> dict:
@@ -145,9 +157,14 @@ def check_models(points: dict[str, dict], source: str) -> None:
     """Every model name is registered and every model argument is accepted (imports torch)."""
     import inspect
 
+    from convstudies.data import DATASETS
     from convstudies.models import list_models, model_entrypoint
 
     for pid, p in points.items():
+        ds = p["config"]["data"]["dataset"]
+        if ds not in DATASETS:
+            raise ConfigError(f"{source} point {pid!r}: data.dataset: unknown dataset {ds!r}; "
+                              f"available: {', '.join(DATASETS)}")
         m = p["config"]["model"]
         if m["name"] not in list_models():
             raise ConfigError(f"{source} point {pid!r}: model.name: unknown model {m['name']!r}; "

@@ -33,6 +33,7 @@ def test_real_studies_plan_at_every_scale():
 def test_defaults_are_filled_in():
     cfg = validate_config({})
     assert cfg["scale"] == "embedded" and cfg["results_dir"] == "results" and cfg["fail_runs"] == []
+    assert "translation" in cfg["studies"]
 
 
 def test_unknown_config_key_and_study_typo():
@@ -65,6 +66,18 @@ def test_unknown_model_name_and_argument(studies_dir):
     pts = expand_points(load_study("translation", studies_dir), "embedded", "translation.yaml")
     with pytest.raises(ConfigError, match=r"(?s)'mlp' does not take \['heads'\]; allowed: depth, dropout, width"):
         check_models(pts, "translation.yaml")
+
+
+def test_unknown_dataset(studies_dir):
+    edit(studies_dir, lambda d: d["defaults"]["data"].update(dataset="mnist6k"))
+    pts = expand_points(load_study("translation", studies_dir), "embedded", "translation.yaml")
+    with pytest.raises(ConfigError, match=r"data.dataset: unknown dataset 'mnist6k'; available: mnist5k"):
+        check_models(pts, "translation.yaml")
+
+
+def test_all_studies_in_the_lectures_order():
+    cfg = validate_config({"studies": "all"})
+    assert cfg["studies"][0] == "translation"
 
 
 def test_study_id_must_match_file_name(studies_dir):
