@@ -140,6 +140,27 @@ def expand_points(study: dict, scale: str, source: str = "study") -> dict[str, d
     return points
 
 
+def check_init_from(points: dict[str, dict], source: str) -> None:
+    """``train.init_from`` names a point of the same study in another grid entry."""
+    for pid, p in points.items():
+        src = p["config"]["train"].get("init_from")
+        if src is None:
+            continue
+        if src not in points:
+            raise ConfigError(f"{source} point {pid!r}: train.init_from: unknown point {src!r}; "
+                              f"points: {', '.join(points)}")
+        if points[src]["entry"] == p["entry"]:
+            raise ConfigError(f"{source} point {pid!r}: train.init_from: {src!r} is in the same grid entry; "
+                              "pretraining must be a grid entry of its own")
+
+
+def source_entries(points: dict[str, dict], entry: str) -> list[str]:
+    """Grid entries whose runs an entry's runs start from (train.init_from)."""
+    srcs = {points[p["config"]["train"]["init_from"]]["entry"] for p in points.values()
+            if p["entry"] == entry and p["config"]["train"].get("init_from")}
+    return sorted(srcs)
+
+
 def seeds_for(study: dict, scale: str, override: list[int] | None = None) -> list[int]:
     return list(override) if override else list(study["scales"][scale]["seeds"])
 
@@ -183,6 +204,7 @@ def plan(config: dict, studies_dir: Path = STUDIES_DIR, check_model_names: bool 
         study = load_study(sid, studies_dir)
         src = str(Path(studies_dir) / f"{sid}.yaml")
         points = expand_points(study, config["scale"], src)
+        check_init_from(points, src)
         if check_model_names:
             check_models(points, src)
         out[sid] = {"study": study, "points": points, "seeds": seeds_for(study, config["scale"], config.get("seeds"))}

@@ -25,11 +25,17 @@ def entry_runs(study_id: str, entry: str, scale: str, seeds=None, studies_dir=No
     points = {k: v for k, v in expand_points(study, scale, study_id).items() if v["entry"] == entry}
     if not points:
         raise SystemExit(f"study {study_id!r} has no grid entry {entry!r}")
+    all_points = expand_points(study, scale, study_id)
     runs = []
     for pid, p in points.items():
         for seed in seeds_for(study, scale, seeds):
             cfg = {**p["config"], "seed": seed}
-            runs.append({"point": pid, "labels": p["labels"], "run": run_id(pid, seed, cfg), "config": cfg})
+            run = {"point": pid, "labels": p["labels"], "run": run_id(pid, seed, cfg), "config": cfg}
+            src = cfg["train"].get("init_from")
+            if src:
+                src_cfg = {**all_points[src]["config"], "seed": seed}
+                run["init_run"] = f"{src}/{run_id(src, seed, src_cfg)}"
+            runs.append(run)
     return runs
 
 
@@ -65,8 +71,9 @@ def main(argv=None) -> int:
                 if full_id in a.fail_run:
                     raise RuntimeError(f"injected failure for {full_id} (config fail_runs)")
                 data = a.data / f"{r['config']['data']['dataset']}.pt" if a.data else None
+                init = a.runs_dir / r["init_run"] / "model.pt" if r.get("init_run") else None
                 m = train(r["config"], run_dir=run_dir, data_path=data, accelerator=a.accelerator,
-                          precision=a.precision)
+                          precision=a.precision, init_weights=init)
                 print(f"[convstudies] {full_id}: {m['status']} in {m['wall_seconds']:.1f}s", flush=True)
             except Exception:  # noqa: BLE001 - finish the other runs, then fail the job
                 traceback.print_exc()

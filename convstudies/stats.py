@@ -19,6 +19,9 @@ def run_rows(study: str, point: str, labels: dict, run: dict) -> list[dict]:
     final = {**metrics.get("final", {}), "params": metrics["params"], "n_train": metrics["n_train"],
              "train_images_per_s": metrics.get("train_images_per_s")}
     rows += [{**base, "condition": "final", "metric": k, "value": v} for k, v in final.items()]
+    for ep in metrics.get("epochs", []):  # learning curves: one row per epoch and metric
+        rows += [{**base, "condition": "epoch", "epoch": ep["epoch"], "metric": k, "value": v}
+                 for k, v in ep.items() if k != "epoch"]
     if metrics["status"] != "ok":
         rows.append({**base, "condition": "final", "metric": "diverged", "value": 1.0})
     return rows

@@ -65,3 +65,20 @@ def test_balanced_subset_keeps_the_class_balance():
     assert torch.bincount(y[idx]).tolist() == [5] * 10
     assert len(balanced_subset(y, 1.0, 30, seed=0)) == 30
     assert not torch.equal(balanced_subset(y, 0.25, None, 0), balanced_subset(y, 0.25, None, 1))
+
+
+def test_initial_weights_load_except_the_classifier_and_freeze(run_cfg, digits_data, tmp_path):
+    from convstudies.engine.train import load_initial_weights
+    from convstudies.models import create_model
+
+    src = tmp_path / "src"
+    train(run_cfg, data=digits_data, run_dir=src)
+    kw = {k: v for k, v in run_cfg["model"].items() if k != "name"}
+    model = create_model("cnn", in_shape=(1, 8, 8), num_classes=5, **kw)  # another head size
+    fresh = load_initial_weights(model, src / "model.pt", freeze_backbone=True)
+    assert fresh == ["head.1.bias", "head.1.weight"]
+    saved = torch.load(src / "model.pt", weights_only=True)
+    assert torch.equal(model.state_dict()["features.0.0.weight"], saved["features.0.0.weight"])
+    assert [n for n, p in model.named_parameters() if p.requires_grad] == ["head.1.weight", "head.1.bias"]
+    with pytest.raises(FileNotFoundError, match="pretraining run must finish first"):
+        load_initial_weights(model, tmp_path / "missing.pt")

@@ -83,7 +83,7 @@ class Classifier(pl.LightningModule):
 
     def configure_optimizers(self):
         c = self.cfg
-        params = self.model.parameters()
+        params = [p for p in self.model.parameters() if p.requires_grad]
         if c["optimizer"] == "sgd":
             opt = torch.optim.SGD(params, lr=c["lr"], momentum=c["momentum"], weight_decay=c["weight_decay"],
                                   nesterov=c["momentum"] > 0)

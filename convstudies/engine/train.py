@@ -88,7 +88,41 @@ def _quiet_lightning():
     warnings.filterwarnings("ignore", ".*`srun` command is available.*")
 
 
-def fit(cfg: dict, data: TensorDataset, device: torch.device, precision: str = "32-true"):
+def classifier_of(model: torch.nn.Module) -> torch.nn.Module:
+    """The output layer: timm's ``get_classifier()`` where there is one, else the last Linear."""
+    if hasattr(model, "get_classifier"):
+        return model.get_classifier()
+    linears = [m for m in model.modules() if isinstance(m, torch.nn.Linear)]
+    if not linears:
+        raise ValueError(f"{type(model).__name__} has no Linear output layer to keep trainable")
+    return linears[-1]
+
+
+def load_initial_weights(model: torch.nn.Module, path: Path, freeze_backbone: bool = False) -> list[str]:
+    """Start from a pretrained state dict; tensors of another shape (the classifier) stay fresh.
+
+    Returns the names of the tensors that were not loaded. With ``freeze_backbone`` only the
+    classifier trains.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"initial weights {path} do not exist; the pretraining run must finish first")
+    try:
+        state = torch.load(path, weights_only=True, map_location="cpu")
+    except Exception as e:  # noqa: BLE001
+        raise ValueError(f"cannot load initial weights {path} ({type(e).__name__}); retrain the source run") from e
+    own = model.state_dict()
+    usable = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
+    model.load_state_dict(usable, strict=False)
+    if freeze_backbone:
+        head = set(map(id, classifier_of(model).parameters()))
+        for p in model.parameters():
+            p.requires_grad_(id(p) in head)
+    return sorted(set(own) - set(usable))
+
+
+def fit(cfg: dict, data: TensorDataset, device: torch.device, precision: str = "32-true",
+        init_weights: str | Path | None = None):
     """Train the configured model on ``data``; returns (lightning module, seconds spent fitting)."""
     import pytorch_lightning as pl
     from lightning_fabric.plugins.environments import LightningEnvironment
@@ -100,6 +134,8 @@ def fit(cfg: dict, data: TensorDataset, device: torch.device, precision: str = "
     pl.seed_everything(seed, workers=False, verbose=False)
     model_kw = {k: v for k, v in cfg["model"].items() if k != "name"}
     model = create_model(cfg["model"]["name"], in_shape=data.in_shape, num_classes=data.num_classes, **model_kw)
+    if init_weights is not None:
+        load_initial_weights(model, init_weights, tc.get("freeze_backbone", False))
     if data.x_train.dim() == 4:  # channels-last: ~2x faster convolutions on CPU (oneDNN) and on GPUs
         model = model.to(memory_format=torch.channels_last)
     train_batches = TensorBatches(data.x_train, data.y_train, tc["batch_size"], shuffle=True, seed=seed)
@@ -120,18 +156,20 @@ def fit(cfg: dict, data: TensorDataset, device: torch.device, precision: str = "
 
 
 def train(cfg: dict, data: TensorDataset | None = None, run_dir: str | Path | None = None, *,
-          data_path: str | Path | None = None, accelerator: str = "auto", precision: str = "auto") -> dict:
+          data_path: str | Path | None = None, accelerator: str = "auto", precision: str = "auto",
+          init_weights: str | Path | None = None) -> dict:
     """Train one run and evaluate it; write the run directory when ``run_dir`` is given.
 
     ``cfg`` is a resolved run configuration (see workflow/schemas/study.schema.yaml) plus
-    ``seed``. Returns the metrics dict; a run whose loss becomes NaN has status "diverged".
+    ``seed``. ``init_weights`` is a state dict file to start from (pretraining). Returns the
+    metrics dict; a run whose loss becomes NaN has status "diverged".
     """
     t_start = time.time()
     device = resolve_device(accelerator)
     precision = resolve_precision(precision, device)
     ds = data if data is not None else load_data(cfg["data"]["dataset"], data_path, device)
     ds = prepare_run_data(ds.to(device), cfg["data"], cfg["seed"])
-    module, fit_s = fit(cfg, ds, device, precision)
+    module, fit_s = fit(cfg, ds, device, precision, init_weights)
     model = module.model
     n_params = sum(p.numel() for p in model.parameters())
     metrics = {"status": "ok", "epochs": module.history, "params": n_params, "n_train": len(ds.y_train),

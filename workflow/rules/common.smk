@@ -2,7 +2,7 @@
 # before any job starts, with a message naming the file, the key and what is allowed.
 import json
 
-from convstudies.config import ConfigError, plan, validate_config
+from convstudies.config import ConfigError, plan, source_entries, validate_config
 
 try:
     validate_config(config)
@@ -26,10 +26,13 @@ def entries(study):
     return list(dict.fromkeys(p["entry"] for p in PLAN[study]["points"].values()))
 
 
-def entry_datasets(wildcards):
-    points = PLAN[wildcards.study]["points"].values()
-    names = {p["config"]["data"]["dataset"] for p in points if p["entry"] == wildcards.entry}
-    return [f"{RES}/data/{n}.pt" for n in sorted(names)]
+def entry_inputs(wildcards):
+    """The prepared datasets of an entry's runs, and the runs they start from (train.init_from)."""
+    points = PLAN[wildcards.study]["points"]
+    names = {p["config"]["data"]["dataset"] for p in points.values() if p["entry"] == wildcards.entry}
+    sources = source_entries(points, wildcards.entry)
+    return [f"{RES}/data/{n}.pt" for n in sorted(names)] + [
+        f"{RES}/runs/{wildcards.study}/{e}.json" for e in sources]
 
 
 def entry_summaries(wildcards):

@@ -2,7 +2,7 @@
 # Finished runs are kept and skipped when a job is rerun, so an interrupted job resumes.
 rule train:
     input:
-        entry_datasets,
+        entry_inputs,
     output:
         f"{RES}/runs/{{study}}/{{entry}}.json",
     log:
@@ -19,6 +19,8 @@ rule train:
     resources:
         mem_mb=3000,
         runtime=60,
+        # GPUs per training job on a cluster (SLURM: sbatch --gpus); --config accelerator=gpu asks for one
+        gpu=1 if config["accelerator"] == "gpu" else 0,
     conda:
         ENV
     shell:
