@@ -10,5 +10,6 @@ from ._registry import create_model, list_models, model_entrypoint, register_mod
 from . import cnn as _cnn  # noqa: F401  (registers)
 from . import lenet as _lenet  # noqa: F401
 from . import mlp as _mlp  # noqa: F401
+from . import resnet as _resnet  # noqa: F401
 
 __all__ = ["create_model", "list_models", "model_entrypoint", "register_model", "tiny_kwargs"]
