@@ -8,6 +8,7 @@ Models are plain ``nn.Module``s; the LightningModule that trains them lives in
 """
 from ._registry import create_model, list_models, model_entrypoint, register_model, tiny_kwargs
 from . import cnn as _cnn  # noqa: F401  (registers)
+from . import cnn_sweep as _cnn_sweep  # noqa: F401
 from . import lenet as _lenet  # noqa: F401
 from . import mlp as _mlp  # noqa: F401
 from . import resnet as _resnet  # noqa: F401

@@ -23,8 +23,9 @@ class Classifier(pl.LightningModule):
                  seed: int = 0):
         super().__init__()
         self.model, self.cfg, self.steps_per_epoch, self.seed = model, train_cfg, steps_per_epoch, seed
-        self.train_acc = MulticlassAccuracy(num_classes, average="micro")
-        self.val_acc = MulticlassAccuracy(num_classes, average="micro")
+        # validate_args=False: the per-step input checks cost more than the metric itself
+        self.train_acc = MulticlassAccuracy(num_classes, average="micro", validate_args=False)
+        self.val_acc = MulticlassAccuracy(num_classes, average="micro", validate_args=False)
         self.history: list[dict] = []
         self.diverged_epoch: int | None = None
         self._sums: dict[str, torch.Tensor] = {}

@@ -145,7 +145,7 @@ def fit(cfg: dict, data: TensorDataset, device: torch.device, precision: str = "
     trainer = pl.Trainer(
         max_epochs=epochs, accelerator="gpu" if device.type == "cuda" else "cpu", devices=1,
         precision=precision, logger=False, enable_checkpointing=False, enable_progress_bar=False,
-        enable_model_summary=False, num_sanity_val_steps=0, deterministic=device.type == "cpu",
+        enable_model_summary=False, num_sanity_val_steps=0,
         log_every_n_steps=10**9,
         # one process, one device: never let Lightning reinterpret a SLURM allocation as a multi-node job
         plugins=[LightningEnvironment()],

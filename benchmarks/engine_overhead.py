@@ -1,0 +1,95 @@
+"""Engine vs plain PyTorch loop: same model, data, steps and per-epoch validation, in one process.
+
+    python benchmarks/engine_overhead.py                 # translation's CNN on mnist5k, CPU
+    python benchmarks/engine_overhead.py --model mlp --repeats 5
+
+Prints both wall times (median of alternating repeats) and the ratio engine / plain. The
+plain loop does the same work the engine does per epoch (loss and accuracy accumulation,
+a validation pass), so the ratio is the cost of Lightning + torchmetrics themselves.
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import torch
+import torch.nn.functional as F
+
+from convstudies.config import deep_merge, run_defaults
+from convstudies.data import build_dataset
+from convstudies.engine.batches import TensorBatches
+from convstudies.engine.train import fit, prepare_run_data, resolve_device, resolve_precision
+from convstudies.models import create_model
+
+MODELS = {
+    "cnn": {"name": "cnn", "head": "global_max", "blocks": [
+        {"filters": 8, "kernel": 5, "pool": "max", "norm": True}, {"filters": 16, "kernel": 3, "pool": "max", "norm": True},
+        {"filters": 32, "kernel": 3, "norm": True}]},
+    "mlp": {"name": "mlp", "depth": 2, "width": 256},
+    "lenet5": {"name": "lenet5"},
+}
+
+
+def plain_loop(cfg, data, device) -> float:
+    torch.manual_seed(cfg["seed"])
+    kw = {k: v for k, v in cfg["model"].items() if k != "name"}
+    model = create_model(cfg["model"]["name"], in_shape=data.in_shape, num_classes=data.num_classes, **kw).to(device)
+    if data.x_train.dim() == 4:
+        model = model.to(memory_format=torch.channels_last)
+    opt = torch.optim.Adam(model.parameters(), lr=cfg["train"]["lr"])
+    batches = TensorBatches(data.x_train, data.y_train, cfg["train"]["batch_size"], seed=cfg["seed"])
+    t0 = time.perf_counter()
+    for _ in range(cfg["train"]["epochs"]):
+        model.train()
+        loss_sum, correct = torch.zeros((), device=device), torch.zeros((), device=device)
+        for x, y in batches:
+            logits = model(x)
+            loss = F.cross_entropy(logits, y)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            loss_sum += loss.detach() * len(y)
+            correct += (logits.argmax(1) == y).sum()
+        model.eval()
+        with torch.no_grad():
+            val = model(data.x_val)
+            float(F.cross_entropy(val, data.y_val)), float((val.argmax(1) == data.y_val).float().mean())
+        float(loss_sum), float(correct)
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    return time.perf_counter() - t0
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--model", choices=sorted(MODELS), default="cnn")
+    p.add_argument("--epochs", type=int, default=3)
+    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--accelerator", default="auto")
+    a = p.parse_args()
+    torch.set_num_threads(a.threads)
+    device = resolve_device(a.accelerator)
+    cfg = deep_merge(run_defaults(), {"seed": 0, "data": {"dataset": "mnist5k", "canvas": 0 if a.model == "lenet5" else 36},
+                                      "model": MODELS[a.model],
+                                      "train": {"epochs": a.epochs, "batch_size": a.batch_size, "lr": 0.003}})
+    data = prepare_run_data(build_dataset("mnist5k").to(device), cfg["data"], 0)
+    precision = resolve_precision("32-true", device)
+    fit(cfg, data, device, precision)  # warm-up: imports, oneDNN kernel selection
+    plain_loop(cfg, data, device)
+    engine_t, plain_t = [], []
+    for _ in range(a.repeats):
+        engine_t.append(fit(cfg, data, device, precision)[1])
+        plain_t.append(plain_loop(cfg, data, device))
+    e, q = statistics.median(engine_t), statistics.median(plain_t)
+    steps = a.epochs * len(TensorBatches(data.x_train, data.y_train, a.batch_size))
+    name = torch.cuda.get_device_name() if device.type == "cuda" else f"CPU, {a.threads} thread(s)"
+    print(f"device: {name}; model {a.model}; {steps} steps of batch {a.batch_size} + {a.epochs} validation passes")
+    print(f"engine {e:.3f} s  plain loop {q:.3f} s  ratio {e / q:.3f}  "
+          f"(per step: engine {1e3 * e / steps:.2f} ms, plain {1e3 * q / steps:.2f} ms)")
+
+
+if __name__ == "__main__":
+    main()
