@@ -113,12 +113,37 @@ def mnist1d_shuffled() -> TensorDataset:
     return _tensors("mnist1d_shuffled", stratified_split(x, y, n_val=500, n_test=1000), 10)
 
 
-DATASETS = {f.__name__: f for f in (mnist5k, digits, mnist1d, mnist1d_shuffled)}
+def negation() -> TensorDataset:
+    """Generated negation sentences (convstudies.text): 3,500 train / 500 val / 2,000 test rows of
+    16 token ids (0 = padding); the label depends on word order only, so bag-of-words is at chance."""
+    from .text import negation_splits
+
+    return _tensors("negation", negation_splits(), 2)
 
 
-def build_dataset(name: str) -> TensorDataset:
+def mr(directory: str | Path | None = None) -> TensorDataset:
+    """The MR sentence-polarity corpus (Pang & Lee; Kim 2014) as rows of 56 token ids: 8,636 train /
+    960 val / 1,066 test (fixed stratified split). Read from ``directory``, else $CONVSTUDIES_MR_DIR,
+    ../shared/datasets/rt-polarity beside the repository or data/rt-polarity (downloaded when online)."""
+    from .text import mr_corpus
+
+    return _tensors("mr", mr_corpus(directory)["splits"], 2)
+
+
+DATASETS = {f.__name__: f for f in (mnist5k, digits, mnist1d, mnist1d_shuffled, negation, mr)}
+
+
+from .full_data import FULL_DATASETS  # noqa: E402  (needs TensorDataset above)
+
+DATASETS.update(FULL_DATASETS)
+
+
+def build_dataset(name: str, root: str | Path | None = None) -> TensorDataset:
+    """Build a registered dataset; ``root`` is where full-scale data are found or downloaded to."""
     if name not in DATASETS:
         raise ValueError(f"unknown dataset {name!r}; available: {', '.join(DATASETS)}")
+    if root is not None and name in FULL_DATASETS:
+        return DATASETS[name](root=root)
     return DATASETS[name]()
 
 
@@ -126,8 +151,9 @@ def main(argv=None) -> None:
     p = argparse.ArgumentParser(description="Prepare a dataset as a tensor file.")
     p.add_argument("name", choices=sorted(DATASETS))
     p.add_argument("out", type=Path)
+    p.add_argument("--root", type=Path, default=None, help="data root of the full-scale datasets")
     a = p.parse_args(argv)
-    build_dataset(a.name).save(a.out)
+    build_dataset(a.name, a.root).save(a.out)
 
 
 if __name__ == "__main__":

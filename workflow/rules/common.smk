@@ -3,12 +3,23 @@
 import json
 
 from convstudies.config import ConfigError, plan, source_entries, validate_config
+from convstudies.full_data import unavailable
 
 try:
     validate_config(config)
     PLAN = plan(config)
 except ConfigError as e:
     raise WorkflowError(f"\n{e}") from None
+
+# Full-scale data: offline with a file missing, stop now with one line per missing file.
+_missing = unavailable(
+    {p["config"]["data"]["dataset"] for s in PLAN.values() for p in s["points"].values()},
+    config["data_root"],
+)
+if _missing:
+    raise WorkflowError(
+        "full-scale data are missing and cannot be downloaded (offline):\n  " + "\n  ".join(_missing)
+    )
 
 RES = config["results_dir"]
 # One environment for every rule (used with --sdm conda); pip pins live in pyproject.toml.

@@ -3,10 +3,12 @@ rule prepare_data:
         f"{RES}/data/{{dataset}}.pt",
     log:
         f"{RES}/logs/prepare_data/{{dataset}}.log",
+    params:
+        root=config["data_root"],
     resources:
         mem_mb=2000,
         runtime=20,
     conda:
         ENV
     shell:
-        "python -m convstudies.data {wildcards.dataset} {output} > {log} 2>&1"
+        "python -m convstudies.data {wildcards.dataset} {output} --root {params.root} > {log} 2>&1"
