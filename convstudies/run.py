@@ -51,6 +51,8 @@ def main(argv=None) -> int:
     p.add_argument("--accelerator", default="auto")
     p.add_argument("--precision", default="auto")
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--jobs-per-gpu", type=int, default=1, help="training jobs sharing one GPU")
+    p.add_argument("--gpu-locks", type=Path, default=None, help="directory of the GPU slot lock files")
     p.add_argument("--fail-run", action="append", default=[], help="fault injection: run ids that raise")
     a = p.parse_args(argv)
 
@@ -58,6 +60,17 @@ def main(argv=None) -> int:
 
     torch.set_num_threads(a.threads)
     importlib.import_module(f"convstudies.studies.{a.study}")  # registers the study's evaluations
+    if a.accelerator != "cpu" and torch.cuda.is_available():
+        from .engine.gpu_slots import device_ids, gpu_slot
+
+        locks = a.gpu_locks or a.runs_dir.parent / ".gpu_slots"
+        with gpu_slot(locks, device_ids(), a.jobs_per_gpu) as device:
+            torch.cuda.set_device(device)
+            return train_entry(a)
+    return train_entry(a)
+
+
+def train_entry(a) -> int:
     from .engine.train import is_complete, train
 
     t0, failed, records = time.time(), [], []

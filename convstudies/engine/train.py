@@ -27,7 +27,7 @@ def resolve_device(accelerator: str = "auto") -> torch.device:
     if not torch.cuda.is_available():
         raise RuntimeError("accelerator 'gpu' was asked for but torch sees no CUDA device; "
                            "use accelerator: auto or cpu")
-    return torch.device("cuda")
+    return torch.device("cuda", torch.cuda.current_device())  # the job's pinned GPU (see gpu_slots)
 
 
 def resolve_precision(precision: str, device: torch.device) -> str:
@@ -143,7 +143,8 @@ def fit(cfg: dict, data: TensorDataset, device: torch.device, precision: str = "
     epochs = max(tc["epochs"], math.ceil(tc.get("min_steps", 0) / len(train_batches)))
     module = Classifier(model, {**tc, "epochs": epochs}, data.num_classes, len(train_batches), seed=seed)
     trainer = pl.Trainer(
-        max_epochs=epochs, accelerator="gpu" if device.type == "cuda" else "cpu", devices=1,
+        max_epochs=epochs, accelerator="gpu" if device.type == "cuda" else "cpu",
+        devices=[device.index] if device.type == "cuda" else 1,
         precision=precision, logger=False, enable_checkpointing=False, enable_progress_bar=False,
         enable_model_summary=False, num_sanity_val_steps=0,
         log_every_n_steps=10**9,

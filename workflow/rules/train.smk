@@ -15,6 +15,7 @@ rule train:
         data_dir=f"{RES}/data",
         accelerator=config["accelerator"],
         precision=config["precision"],
+        jobs_per_gpu=config["jobs_per_gpu"],
     threads: config["threads_per_job"]
     resources:
         mem_mb=3000,
@@ -28,4 +29,5 @@ rule train:
         " --scale {params.scale} --seeds {params.seeds} --runs-dir {params.runs_dir}"
         " --summary {output} --data {params.data_dir} --threads {threads}"
         " --accelerator {params.accelerator} --precision {params.precision} {params.fail}"
+        " --jobs-per-gpu {params.jobs_per_gpu}"
         " > {log} 2>&1"
