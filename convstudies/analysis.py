@@ -71,6 +71,23 @@ def _fmt_evidence(ev: dict) -> str:
             f"{ev['direction']} {ev['threshold']:g} | {ev['outcome']} |")
 
 
+def anchor_table(spec: dict, summary: pd.DataFrame, scale: str) -> pd.DataFrame:
+    """Our number beside the paper's for each anchor of a study (percent; difference = ours - paper)."""
+    rows = []
+    for a in spec.get("anchors", []):
+        hit = summary[(summary["point"] == a["point"]) & (summary["condition"] == a.get("condition", "test"))
+                      & (summary["metric"] == a["metric"])]
+        ours = lo = hi = float("nan")
+        if len(hit) == 1:
+            m, l_, h_ = (float(hit.iloc[0][c]) for c in ("mean", "ci_low", "ci_high"))
+            if a.get("as", "accuracy") == "error":
+                m, l_, h_ = 1 - m, 1 - h_, 1 - l_
+            ours, lo, hi = 100 * m, 100 * l_, 100 * h_
+        rows.append({"": a["name"], f"ours ({scale}) %": ours, "95 % CI": f"[{lo:.2f}, {hi:.2f}]",
+                     "paper %": a["paper"], "difference": ours - a["paper"], "source": a["source"]})
+    return pd.DataFrame(rows)
+
+
 def report(claims: list[Path], out: Path, scale: str) -> None:
     """REPORT.md: per study the claim, the verdict with its evidence, the key table and the figures."""
     root = out.parent
@@ -91,6 +108,12 @@ def report(claims: list[Path], out: Path, scale: str) -> None:
         if c.get("note"):
             lines += [c["note"], ""]
         lines += [key.to_markdown(index=False, floatfmt=".3f"), ""]
+        anchors = anchor_table(spec, summary, scale)
+        if not anchors.empty:
+            note = "" if scale == "full" else (f" At the {scale} scale these are not like-for-like: the papers "
+                                                "trained on the full datasets; run `--configfile config/full.yaml`.")
+            lines += ["Published numbers beside ours." + note, "",
+                      anchors.to_markdown(index=False, floatfmt=".2f"), ""]
         for fig, caption in spec.get("figures", {}).items():
             lines += [f"![{fig}](figures/{sid}/{fig}.png)", "", f"*{caption.strip()}*", ""]
     out.write_text("\n".join(lines) + "\n")

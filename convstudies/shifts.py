@@ -63,6 +63,12 @@ def random_translate(x: torch.Tensor, max_shift: int, generator: torch.Generator
     return translate(x, dy, dx)
 
 
+def random_flip(x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Augmentation: mirror each image left-right with probability 1/2."""
+    flip = torch.rand(x.shape[0], generator=generator, device=x.device) < 0.5
+    return torch.where(flip.view(-1, *([1] * (x.dim() - 1))), x.flip(-1), x)
+
+
 DIRECTIONS = {
     "right": (0, 1), "left": (0, -1), "down": (1, 0), "up": (-1, 0),
     "down_right": (1, 1), "up_left": (-1, -1), "down_left": (1, -1), "up_right": (-1, 1),

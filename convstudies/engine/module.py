@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torchmetrics.classification import MulticlassAccuracy
 
-from ..shifts import random_translate
+from ..shifts import random_flip, random_translate
 
 
 class Classifier(pl.LightningModule):
@@ -51,6 +51,8 @@ class Classifier(pl.LightningModule):
         x, y = batch
         if self.cfg.get("augment_shift", 0):
             x = random_translate(x, self.cfg["augment_shift"], self._gen)
+        if self.cfg.get("augment_flip", False):
+            x = random_flip(x, self._gen)
         logits = self.model(x)
         loss = F.cross_entropy(logits, y)
         self._accumulate("train_loss", loss, len(y))
