@@ -122,7 +122,7 @@ def load_initial_weights(model: torch.nn.Module, path: Path, freeze_backbone: bo
 
 
 def fit(cfg: dict, data: TensorDataset, device: torch.device, precision: str = "32-true",
-        init_weights: str | Path | None = None):
+        init_weights: str | Path | None = None, callbacks: list | None = None):
     """Train the configured model on ``data``; returns (lightning module, seconds spent fitting)."""
     import pytorch_lightning as pl
     from lightning_fabric.plugins.environments import LightningEnvironment
@@ -150,6 +150,7 @@ def fit(cfg: dict, data: TensorDataset, device: torch.device, precision: str = "
         log_every_n_steps=10**9,
         # one process, one device: never let Lightning reinterpret a SLURM allocation as a multi-node job
         plugins=[LightningEnvironment()],
+        callbacks=callbacks or [],
     )
     t0 = time.perf_counter()
     trainer.fit(module, train_batches, val_batches)
