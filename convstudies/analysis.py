@@ -88,6 +88,14 @@ def anchor_table(spec: dict, summary: pd.DataFrame, scale: str) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def training_line(runs_dir: Path) -> str:
+    """How many runs a study trained and the wall time of its training jobs."""
+    jobs = [json.loads(p.read_text()) for p in sorted(runs_dir.glob("*.json"))]
+    n_runs = sum(len(j["runs"]) for j in jobs)
+    seconds = sum(j.get("job_seconds", 0.0) for j in jobs)
+    return f"Training: {n_runs} runs in {len(jobs)} jobs, {seconds:.0f} s of training-job wall time."
+
+
 def report(claims: list[Path], out: Path, scale: str) -> None:
     """REPORT.md: per study the claim, the verdict with its evidence, the key table and the figures."""
     root = out.parent
@@ -102,7 +110,7 @@ def report(claims: list[Path], out: Path, scale: str) -> None:
         summary = pd.read_csv(root / "tables" / f"{sid}_summary.csv")
         key = study_module(sid).key_table(summary)
         lines += ["", f"## {sid}", "", f"> {c['claim']}", "", spec.get("description", "").strip(), "",
-                  f"**Verdict: {c['verdict']}**", "",
+                  f"**Verdict: {c['verdict']}**", "", training_line(root / "runs" / sid), "",
                   "| check | estimate [95 % CI] | threshold | outcome |", "|---|---|---|---|",
                   *[_fmt_evidence(e) for e in c["evidence"]], ""]
         if c.get("note"):
