@@ -83,6 +83,15 @@ def layer_grad_norms(model, data, cfg, n: int = 256) -> list[dict]:
 
 # ---------------------------------------------------------------- tables and verdict
 
+def derive(table: pd.DataFrame) -> pd.DataFrame:
+    """Add log10 gradient norms per run and layer: norms span decades, so their CIs are taken on logs."""
+    g = select(table, metric="grad_norm")
+    if g.empty:
+        return table
+    logs = g.assign(metric="log10_grad_norm", value=np.log10(g["value"].astype(float).clip(lower=1e-30)))
+    return pd.concat([table, logs], ignore_index=True)
+
+
 def _row(summary, **conds):
     rows = select(summary, **conds)
     if len(rows) != 1:
@@ -132,20 +141,27 @@ def verdict(table: pd.DataFrame, summary: pd.DataFrame, thresholds: dict) -> dic
     return result
 
 
+def first_last_ratio(summary: pd.DataFrame, condition: str, net: str, depth: int) -> tuple[float, float] | None:
+    """Geometric-mean gradient norm (over seeds) at the first and the last convolution."""
+    g = select(summary, condition=condition, metric="log10_grad_norm", kind="conv", net=net, depth=depth)
+    if g.empty:
+        return None
+    g = g.sort_values("layer")
+    return 10 ** float(g["mean"].iloc[0]), 10 ** float(g["mean"].iloc[-1])
+
+
 def _note(summary: pd.DataFrame, lo: int, hi: int) -> str:
-    g = select(summary, condition="grad_init", metric="grad_norm", net="plain", depth=hi)
     parts = []
-    if not g.empty:
-        g = g.sort_values("layer")
-        convs = g[g["kind"] == "conv"]
-        first, last = float(convs["mean"].iloc[0]), float(convs["mean"].iloc[-1])
-        way = ("grow towards the input (exploding, as in batch-normalised plain nets)" if first > last
-               else "shrink towards the input (vanishing)")
-        parts.append(f"At initialisation the {hi}-layer plain net's gradient norms {way}: "
-                     f"{first:.3g} at the first convolution vs {last:.3g} at the last (mean over seeds). "
-                     "With batch normalisation the failure of deep plain nets is an optimisation "
-                     "difficulty with unbalanced gradients rather than gradients that vanish outright, "
-                     "as He et al. (2016) argue.")
+    init = first_last_ratio(summary, "grad_init", "plain", hi)
+    trained = first_last_ratio(summary, "grad_trained", "plain", hi)
+    if init and trained:
+        way = "grow towards the input (they explode)" if init[0] > init[1] else "shrink towards the input (they vanish)"
+        parts.append(
+            f"At initialisation the {hi}-layer plain net's gradient norms {way}: {init[0]:.3g} at the first "
+            f"convolution vs {init[1]:.3g} at the last (geometric mean over seeds); after training they are "
+            f"{trained[0]:.3g} vs {trained[1]:.3g}. With batch normalisation the deep plain net's trouble is an "
+            "optimisation difficulty with badly unbalanced gradients rather than simply vanishing ones, "
+            "as He et al. (2016) argue; the residual net's stay within a narrow band.")
     anchor = ", ".join(f"ResNet-{d} {e} %" for d, e in PAPER_RESNET_ERROR.items())
     parts.append(f"Full-scale anchor (CIFAR-10 test error, He et al. 2016): {anchor}; the plain nets' "
                  "error grows from 20 to 56 layers.")
@@ -186,7 +202,9 @@ def training_curves(table: pd.DataFrame, summary: pd.DataFrame):
     fig, axes = _panels(sharey=True)
     for ax, net in zip(axes, ("plain", "residual")):
         line_with_ci(select(curves, net=net), "epoch", "layers", ax)
-        ax.set(title=f"{net} nets", xlabel="epoch", ylabel="training loss (cross-entropy)", yscale="log")
+        ax.set(title=f"{net} nets", xlabel="epoch", ylabel="training loss (cross-entropy)")
+        ax.set_xticks(sorted(curves["epoch"].unique()))
+        ax.set_ylim(bottom=0)
         ax.legend(title=None)
     return fig
 
@@ -196,9 +214,10 @@ def depth_effect(table: pd.DataFrame, summary: pd.DataFrame):
     loss = select(summary, condition="train", metric="loss")
     acc = select(summary, condition="test", metric="accuracy")
     line_with_ci(loss.sort_values("depth"), "depth", "net", axes[0])
-    axes[0].set(xlabel="depth (weighted layers)", ylabel="final training loss", yscale="log")
+    axes[0].set(xlabel="depth (weighted layers)", ylabel="final loss on the training set")
+    axes[0].set_ylim(bottom=0)
     line_with_ci(acc.sort_values("depth"), "depth", "net", axes[1])
-    axes[1].set(xlabel="depth (weighted layers)", ylabel="test accuracy")
+    axes[1].set(xlabel="depth (weighted layers)", ylabel="test accuracy", ylim=(0, 1.02))
     for ax in axes:
         ax.set_xticks(sorted(loss["depth"].unique()))
         ax.legend(title=None)
@@ -206,12 +225,15 @@ def depth_effect(table: pd.DataFrame, summary: pd.DataFrame):
 
 
 def gradient_norms(table: pd.DataFrame, summary: pd.DataFrame):
+    from matplotlib.ticker import FuncFormatter
+
     lo, hi = depths(summary)
-    g = select(summary, metric="grad_norm", depth=[lo, hi])
+    g = select(summary, metric="log10_grad_norm", depth=[lo, hi])
     g = g.assign(net=g["net"] + " " + g["depth"].astype(int).astype(str)).sort_values(["depth", "net"])
     fig, axes = _panels(sharey=True)
     for ax, (cond, title) in zip(axes, (("grad_init", "at initialisation"), ("grad_trained", "after training"))):
         line_with_ci(select(g, condition=cond), "layer", "net", ax, marker=".")
-        ax.set(title=title, xlabel="layer (1 = stem convolution, last = FC)", ylabel="‖∂L/∂W‖", yscale="log")
+        ax.set(title=title, xlabel="layer (1 = stem convolution, last = FC)", ylabel="‖∂L/∂W‖ (log scale)")
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"$10^{{{v:g}}}$"))
         ax.legend(title=None)
     return fig
