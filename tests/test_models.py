@@ -10,7 +10,7 @@ from convstudies.models import create_model, list_models, tiny_kwargs
 def test_every_registered_model_forward_backward(name):
     in_shape = (1, 28, 28)
     model = create_model(name, in_shape=in_shape, num_classes=10, **tiny_kwargs(name))
-    x = torch.randn(3, *in_shape)
+    x = model.example_input(3) if hasattr(model, "example_input") else torch.randn(3, *in_shape)  # token ids for text models
     out = model(x)
     assert out.shape == (3, 10)
     out.sum().backward()
