@@ -152,19 +152,16 @@ MR_MAX_VOCAB = 20000  # ids the text models reserve by default (vocab_size); the
 
 
 def mr_candidates() -> list[Path]:
-    """Where the MR corpus is looked for, first match wins."""
-    out = []
+    """Where the MR corpus is looked for without an explicit directory, first match wins."""
     if os.environ.get("CONVSTUDIES_MR_DIR"):
-        out.append(Path(os.environ["CONVSTUDIES_MR_DIR"]).expanduser())
-    out += [ROOT.parent / "shared" / "datasets" / "rt-polarity", ROOT / "data" / "rt-polarity"]
-    return out
+        return [Path(os.environ["CONVSTUDIES_MR_DIR"]).expanduser()]  # an explicit choice: no fallback
+    return [ROOT.parent / "shared" / "datasets" / "rt-polarity", ROOT / "data" / "rt-polarity"]
 
 
 def mr_dir(directory: str | Path | None = None) -> Path:
-    """The directory to read the MR corpus from: the argument, else the first candidate that has it.
-
-    Without an argument and with no candidate holding the files, the last candidate (where
-    :func:`fetch_mr` would put it) is returned unless $CONVSTUDIES_MR_DIR names another.
+    """The directory to read the MR corpus from: the argument, else $CONVSTUDIES_MR_DIR, else the
+    first of ``../shared/datasets/rt-polarity`` (beside the repository) and ``<repo>/data/rt-polarity``
+    that holds the files; when none does, ``<repo>/data/rt-polarity`` (where :func:`fetch_mr` puts it).
     """
     if directory is not None:
         return Path(directory).expanduser()
@@ -172,7 +169,7 @@ def mr_dir(directory: str | Path | None = None) -> Path:
     for d in cands:
         if all((d / f).is_file() for f in MR_FILES):
             return d
-    return cands[0] if os.environ.get("CONVSTUDIES_MR_DIR") else cands[-1]
+    return cands[-1]
 
 
 def fetch_mr(directory: str | Path, url: str = MR_URL, timeout: float = 60.0) -> Path:

@@ -41,6 +41,15 @@ def token_ids(x: torch.Tensor, vocab_size: int) -> torch.Tensor:
     return ids
 
 
+def kim_embedding(vocab_size: int, embed_dim: int) -> nn.Embedding:
+    """Word embeddings initialised U(-0.25, 0.25) as in Kim's code (random vectors of CNN-rand); padding row 0."""
+    emb = nn.Embedding(vocab_size, embed_dim, padding_idx=0)
+    with torch.no_grad():
+        emb.weight.uniform_(-0.25, 0.25)
+        emb.weight[0].zero_()
+    return emb
+
+
 class TextCNN(_TokenInput, nn.Module):
     def __init__(self, in_shape, vocab_size: int, num_classes: int, embed_dim: int, widths: list[int], maps: int,
                  dropout: float):
@@ -48,7 +57,7 @@ class TextCNN(_TokenInput, nn.Module):
         if not widths or min(widths) < 1 or maps < 1:
             raise ValueError(f"text_cnn needs widths >= 1 and maps >= 1, got widths={widths}, maps={maps}")
         self.vocab_size, self.widths, self.in_shape = vocab_size, list(widths), tuple(in_shape)
-        self.embed = nn.Embedding(vocab_size, embed_dim, padding_idx=0)
+        self.embed = kim_embedding(vocab_size, embed_dim)
         # padding w - 1 on both sides (Kim pads each sentence so every word meets every filter position)
         self.convs = nn.ModuleList(nn.Conv1d(embed_dim, maps, w, padding=w - 1) for w in self.widths)
         self.dropout = nn.Dropout(dropout)
@@ -68,7 +77,7 @@ class BagOfWords(_TokenInput, nn.Module):
     def __init__(self, in_shape, vocab_size: int, num_classes: int, embed_dim: int, hidden: int, dropout: float):
         super().__init__()
         self.vocab_size, self.in_shape = vocab_size, tuple(in_shape)
-        self.embed = nn.Embedding(vocab_size, embed_dim, padding_idx=0)
+        self.embed = kim_embedding(vocab_size, embed_dim)
         mlp = [nn.Linear(embed_dim, hidden), nn.ReLU()] if hidden else []
         self.head = nn.Sequential(nn.Dropout(dropout), *mlp, nn.Linear(hidden or embed_dim, num_classes))
 
