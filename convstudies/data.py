@@ -130,10 +130,33 @@ def mr(directory: str | Path | None = None) -> TensorDataset:
     return _tensors("mr", mr_corpus(directory)["splits"], 2)
 
 
+def quadrants() -> TensorDataset:
+    """Position probe: a bright 3x3 square on a 16x16 noise background, in one of four quadrants.
+
+    The label is the quadrant (0 top-left, 1 top-right, 2 bottom-left, 3 bottom-right). The
+    square's place inside its quadrant is uniform and the background is i.i.d. noise in
+    [0, 0.5], so the classes are circular shifts of each other by half the image: a conv net
+    with global pooling can tell them apart only through border effects (such as zero
+    padding). 3,000 train / 500 val / 1,000 test, generated with a fixed seed.
+    """
+    rng = np.random.default_rng(0)
+    n, size, blob = 4500, 16, 3
+    half = size // 2
+    y = np.arange(n) % 4
+    x = rng.uniform(0.0, 0.5, (n, 1, size, size))
+    rows = rng.integers(0, half - blob + 1, n) + half * (y // 2)
+    cols = rng.integers(0, half - blob + 1, n) + half * (y % 2)
+    for i in range(n):
+        x[i, 0, rows[i]:rows[i] + blob, cols[i]:cols[i] + blob] = 1.0
+    return _tensors("quadrants", stratified_split(x, y, n_val=500, n_test=1000), 4)
+
+
 DATASETS = {f.__name__: f for f in (mnist5k, digits, mnist1d, mnist1d_shuffled, negation, mr)}
 
 
 from .full_data import FULL_DATASETS  # noqa: E402  (needs TensorDataset above)
+
+DATASETS["quadrants"] = quadrants  # conv_hparams: what padding leaks about position
 
 DATASETS.update(FULL_DATASETS)
 
