@@ -121,13 +121,14 @@ def negation() -> TensorDataset:
     return _tensors("negation", negation_splits(), 2)
 
 
-def mr(directory: str | Path | None = None) -> TensorDataset:
+def mr(directory: str | Path | None = None, root: str | Path | None = None) -> TensorDataset:
     """The MR sentence-polarity corpus (Pang & Lee; Kim 2014) as rows of 56 token ids: 8,636 train /
     960 val / 1,066 test (fixed stratified split). Read from ``directory``, else $CONVSTUDIES_MR_DIR,
-    ../shared/datasets/rt-polarity beside the repository or data/rt-polarity (downloaded when online)."""
+    <root>/rt-polarity (root: the data root, default <repo>/data) or ../shared/datasets/rt-polarity
+    beside the repository; downloaded into <root>/rt-polarity when online. See convstudies.text.mr_dir."""
     from .text import mr_corpus
 
-    return _tensors("mr", mr_corpus(directory)["splits"], 2)
+    return _tensors("mr", mr_corpus(directory, root=root)["splits"], 2)
 
 
 def quadrants() -> TensorDataset:

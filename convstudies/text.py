@@ -12,8 +12,9 @@ Sentences become rows of token ids, padded with id 0 (``<pad>``) to a fixed leng
 * :func:`read_mr` / :func:`mr_corpus` -- Pang & Lee's sentence polarity corpus v1.0 ("MR" of
   Kim 2014): ``rt-polarity.pos`` and ``rt-polarity.neg``, one tokenised, lower-cased snippet a
   line, latin-1 encoded. Read from a directory (argument, ``$CONVSTUDIES_MR_DIR``,
-  ``../shared/datasets/rt-polarity`` beside the repository, or ``<repo>/data/rt-polarity``),
-  or fetched from the authors' page into that directory when online (:func:`fetch_mr`).
+  ``<data root>/rt-polarity`` with the data root ``<repo>/data`` by default, or
+  ``../shared/datasets/rt-polarity`` beside the repository), or fetched from the authors'
+  page into ``<data root>/rt-polarity`` when online (:func:`fetch_mr`).
 
 ``python -m convstudies.text mr [DIR]`` prints what the loader finds; ``... negation`` prints
 example sentences of the generated corpus.
@@ -151,25 +152,28 @@ MR_MAX_LEN = 56      # tokens; longer snippets are truncated (a handful)
 MR_MAX_VOCAB = 20000  # ids the text models reserve by default (vocab_size); the training split has fewer words
 
 
-def mr_candidates() -> list[Path]:
-    """Where the MR corpus is looked for without an explicit directory, first match wins."""
+def mr_candidates(root: str | Path | None = None) -> list[Path]:
+    """Where the MR corpus is looked for without an explicit directory, first match wins; the
+    first one is where it is downloaded to when no candidate holds it."""
     if os.environ.get("CONVSTUDIES_MR_DIR"):
         return [Path(os.environ["CONVSTUDIES_MR_DIR"]).expanduser()]  # an explicit choice: no fallback
-    return [ROOT.parent / "shared" / "datasets" / "rt-polarity", ROOT / "data" / "rt-polarity"]
+    data_root = Path(root).expanduser() if root is not None else ROOT / "data"
+    return [data_root / "rt-polarity", ROOT.parent / "shared" / "datasets" / "rt-polarity"]
 
 
-def mr_dir(directory: str | Path | None = None) -> Path:
-    """The directory to read the MR corpus from: the argument, else $CONVSTUDIES_MR_DIR, else the
-    first of ``../shared/datasets/rt-polarity`` (beside the repository) and ``<repo>/data/rt-polarity``
-    that holds the files; when none does, ``<repo>/data/rt-polarity`` (where :func:`fetch_mr` puts it).
+def mr_dir(directory: str | Path | None = None, root: str | Path | None = None) -> Path:
+    """The directory to read the MR corpus from: ``directory``; else $CONVSTUDIES_MR_DIR; else the
+    first of ``<root>/rt-polarity`` (``root``: the data root, ``<repo>/data`` by default) and
+    ``../shared/datasets/rt-polarity`` (beside the repository) that holds the files; when neither
+    does, ``<root>/rt-polarity`` (where :func:`fetch_mr` puts it).
     """
     if directory is not None:
         return Path(directory).expanduser()
-    cands = mr_candidates()
+    cands = mr_candidates(root)
     for d in cands:
         if all((d / f).is_file() for f in MR_FILES):
             return d
-    return cands[-1]
+    return cands[0]
 
 
 def fetch_mr(directory: str | Path, url: str = MR_URL, timeout: float = 60.0) -> Path:
@@ -196,14 +200,15 @@ def fetch_mr(directory: str | Path, url: str = MR_URL, timeout: float = 60.0) ->
     return directory
 
 
-def read_mr(directory: str | Path | None = None, download: bool | None = None) -> tuple[list[list[str]], np.ndarray]:
+def read_mr(directory: str | Path | None = None, download: bool | None = None,
+            root: str | Path | None = None) -> tuple[list[list[str]], np.ndarray]:
     """Tokenised MR sentences and labels (1 positive, 0 negative), positives first.
 
     ``download``: fetch the corpus into the directory when its files are missing (default:
     unless $CONVSTUDIES_OFFLINE is set). Missing files offline raise FileNotFoundError naming
     the files, the directories searched and how to point the loader elsewhere.
     """
-    d = mr_dir(directory)
+    d = mr_dir(directory, root)
     missing = [f for f in MR_FILES if not (d / f).is_file()]
     if missing:
         if download is None:
@@ -216,7 +221,7 @@ def read_mr(directory: str | Path | None = None, download: bool | None = None) -
             except Exception as e:  # noqa: BLE001 - offline, proxy, moved page: all end in the same advice
                 err = e
         if missing:
-            searched = [str(directory)] if directory is not None else [str(c) for c in mr_candidates()]
+            searched = [str(directory)] if directory is not None else [str(c) for c in mr_candidates(root)]
             raise FileNotFoundError(
                 f"MR corpus not found: {', '.join(missing)} missing in {d} (searched: {', '.join(searched)})"
                 + (f"; download from {MR_URL} failed: {err}" if err else "")
@@ -235,7 +240,8 @@ def read_mr(directory: str | Path | None = None, download: bool | None = None) -
 
 
 def mr_corpus(directory: str | Path | None = None, n_val: int = 960, n_test: int = 1066,
-              max_len: int = MR_MAX_LEN, max_vocab: int = MR_MAX_VOCAB, download: bool | None = None) -> dict:
+              max_len: int = MR_MAX_LEN, max_vocab: int = MR_MAX_VOCAB, download: bool | None = None,
+              root: str | Path | None = None) -> dict:
     """MR as id arrays with a fixed stratified split (90 % / 10 % test, then 10 % of the rest for
     validation) and a vocabulary built from the training split only.
 
@@ -243,7 +249,7 @@ def mr_corpus(directory: str | Path | None = None, n_val: int = 960, n_test: int
     """
     from .data import stratified_split
 
-    sents, labels = read_mr(directory, download)
+    sents, labels = read_mr(directory, download, root)
     idx = np.arange(len(sents))
     i_tr, _, i_va, _, i_te, _ = stratified_split(idx, labels, n_val=n_val, n_test=n_test)
     vocab = build_vocab([sents[i] for i in i_tr], max_size=max_vocab)

@@ -323,3 +323,11 @@ def test_figures_draw_from_hand_made_tables(tmp_path):
         fig = getattr(conv1d, name)(table, summary)
         fig.savefig(tmp_path / f"{name}.png")
         assert (tmp_path / f"{name}.png").stat().st_size > 1000
+
+
+def test_mr_data_root_is_searched_first_and_is_the_download_target(tmp_path, monkeypatch):
+    monkeypatch.delenv("CONVSTUDIES_MR_DIR", raising=False)
+    d = _write_mr(tmp_path / "root" / "rt-polarity", [b"good"], [b"bad"])
+    assert text.mr_dir(root=tmp_path / "root") == d
+    assert text.read_mr(root=tmp_path / "root", download=False)[1].tolist() == [1, 0]
+    assert text.mr_candidates(tmp_path / "elsewhere")[0] == tmp_path / "elsewhere" / "rt-polarity"
