@@ -179,9 +179,9 @@ def key_table(summary: pd.DataFrame) -> pd.DataFrame:
     spread = select(summary, condition="grad_init", metric="grad_spread").pivot_table(
         index="depth", columns="net", values="mean").add_prefix("grad spread at init ")
     out = pd.concat(parts + [spread], axis=1)
-    out["parameters"] = params.max(axis=1).astype(int)
-    out.index = out.index.astype(int)
-    return out.reset_index()
+    out["parameters"] = [f"{int(v):,}" for v in params.max(axis=1)]  # strings: the report's float format skips them
+    out.index = [str(int(d)) for d in out.index]
+    return out.rename_axis("depth").reset_index()
 
 
 # ---------------------------------------------------------------- figures (plotting only)

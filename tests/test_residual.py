@@ -163,7 +163,7 @@ def test_key_table_and_figures_render():
     table = make_table()
     summary = summarize(table)
     key = study.key_table(summary)
-    assert key["depth"].tolist() == [8, 20, 44]
+    assert key["depth"].tolist() == ["8", "20", "44"]
     assert {"train loss plain", "train loss residual", "test accuracy residual", "parameters"} <= set(key.columns)
     for fn in (study.training_curves, study.depth_effect, study.gradient_norms):
         fig = fn(table, summary)
