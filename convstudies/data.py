@@ -131,6 +131,26 @@ def mr(directory: str | Path | None = None, root: str | Path | None = None) -> T
     return _tensors("mr", mr_corpus(directory, root=root)["splits"], 2)
 
 
+def _mnist5k_classes(name: str, classes: range) -> TensorDataset:
+    """The mnist5k splits restricted to ``classes``, relabelled 0..len(classes)-1 (same split as mnist5k)."""
+    full, parts = mnist5k(), []
+    for split in ("train", "val", "test"):
+        x, y = getattr(full, f"x_{split}"), getattr(full, f"y_{split}")
+        keep = (y >= classes.start) & (y < classes.stop)
+        parts += [x[keep], y[keep] - classes.start]
+    return TensorDataset(name, *parts, len(classes))
+
+
+def mnist5k_0to5() -> TensorDataset:
+    """mnist5k digits 0-5 only (6 classes, ~2,100 train): the transfer study's source task."""
+    return _mnist5k_classes("mnist5k_0to5", range(0, 6))
+
+
+def mnist5k_6to9() -> TensorDataset:
+    """mnist5k digits 6-9 only, relabelled 0-3 (4 classes, ~1,400 train): the transfer study's target task."""
+    return _mnist5k_classes("mnist5k_6to9", range(6, 10))
+
+
 def quadrants() -> TensorDataset:
     """Position probe: a bright 3x3 square on a 16x16 noise background, in one of four quadrants.
 
@@ -152,7 +172,8 @@ def quadrants() -> TensorDataset:
     return _tensors("quadrants", stratified_split(x, y, n_val=500, n_test=1000), 4)
 
 
-DATASETS = {f.__name__: f for f in (mnist5k, digits, mnist1d, mnist1d_shuffled, negation, mr)}
+DATASETS = {f.__name__: f for f in (mnist5k, digits, mnist1d, mnist1d_shuffled, negation, mr,
+                                     mnist5k_0to5, mnist5k_6to9)}
 
 
 from .full_data import FULL_DATASETS  # noqa: E402  (needs TensorDataset above)

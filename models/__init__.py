@@ -12,6 +12,7 @@ from . import cnn_sweep as _cnn_sweep  # noqa: F401
 from . import lenet as _lenet  # noqa: F401
 from . import mlp as _mlp  # noqa: F401
 from . import resnet as _resnet  # noqa: F401
+from . import timm_resnet as _timm_resnet  # noqa: F401
 from . import textcnn as _textcnn  # noqa: F401
 
 __all__ = ["create_model", "list_models", "model_entrypoint", "register_model", "tiny_kwargs"]
