@@ -75,6 +75,15 @@ def verdict(table: pd.DataFrame, summary: pd.DataFrame, thresholds: dict) -> dic
     note = [f"Generalisation gaps (train - test accuracy) by depth: {trend}; by width at depth 2: {wtrend}; "
             f"CNN: {gaps[CNN]:.3f} with {params[CNN]:,.0f} parameters against {params[SHALLOW]:,.0f}-"
             f"{params[DEEP]:,.0f} for the depth sweep."]
+    twin = min(width_pts, key=lambda p: abs(params[p] - params[DEEP]), default=None)
+    if twin is not None and abs(params[twin] / params[DEEP] - 1) < 0.05:
+        d, lo, hi = t_interval((gap_deep - _per_seed(table, twin, condition="gap")).dropna().to_numpy())
+        what = ("so at this scale the extra overfitting comes with depth, not with the parameter count alone"
+                if lo > 0 else "so depth adds no overfitting beyond what the parameter count brings"
+                if hi < 0 or (lo <= 0 <= hi and abs(d) < 0.01) else "which does not separate depth from size")
+        note.append(f"Same parameters without the depth: the {_label(summary, twin)} MLP ({params[twin]:,.0f} "
+                    f"parameters) has a gap of {gaps[twin]:.3f} against {gaps[DEEP]:.3f} for 8x256 "
+                    f"({params[DEEP]:,.0f}); difference {d:.3f} [{lo:.3f}, {hi:.3f}], {what}.")
     if diff["outcome"] == "fail":
         note.append("Deeper MLPs do not overfit more at this scale: every MLP fits its training digits, and the "
                     "extra hidden layers add parameters without widening the gap by the pre-registered margin.")
@@ -120,7 +129,7 @@ def gap_vs_depth(table: pd.DataFrame, summary: pd.DataFrame):
     depth_pts = [p for p in mlp_points(summary) if p.startswith("depth-")]
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3.6))
     acc = select(summary, point=depth_pts, metric="accuracy", condition=["train", "test"]).copy()
-    acc["accuracy on"] = acc["condition"].map({"train": "training digits", "test": "test digits"})
+    acc["accuracy on"] = acc["condition"].map({"train": "MLP, training digits", "test": "MLP, test digits"})
     line_with_ci(acc, "depth", "accuracy on", ax1)
     cnn_test = select(summary, point=CNN, condition="test", metric="accuracy").iloc[0]
     ax1.axhline(cnn_test["mean"], ls="--", color="0.3", label="CNN, test digits")
@@ -146,21 +155,24 @@ def accuracy_vs_params(table: pd.DataFrame, summary: pd.DataFrame):
     fig, ax = new_figure(6, 3.8)
     mlps = mlp_points(summary)
     depth2 = [p for p in mlps if p == "depth-depth2"]
-    curves = [("MLP, 1-8 hidden layers of 256", [p for p in mlps if p.startswith("depth-")]),
-              ("MLP, 2 hidden layers of 64-1,024", [p for p in mlps if p.startswith("width-")] + depth2)]
+    curves = [("MLP, 1-8 hidden layers (numbers) of 256", [p for p in mlps if p.startswith("depth-")]),
+              ("MLP, 2 hidden layers of 64-512", [p for p in mlps if p.startswith("width-")] + depth2)]
     parts = [_with_params(summary, pts, condition="test", metric="accuracy").assign(series=name)
              for name, pts in curves if pts]
     data = pd.concat(parts, ignore_index=True)
     line_with_ci(data, "parameters", "series", ax)
-    for _, r in data.iterrows():
-        if r["series"].startswith("MLP, 1-8"):
-            ax.annotate(f"{int(r['depth'])}", (r["parameters"], r["mean"]), textcoords="offset points",
-                        xytext=(0, 6), ha="center", fontsize=7, color="C0")
+    for _, r in data.iterrows():  # label each point with its depth (blue) or width (orange)
+        depth_series = r["series"].startswith("MLP, 1-8")
+        if depth_series or r["point"] != "depth-depth2":
+            text = f"{int(r['depth'])}" if depth_series else f"{int(r['width'])} units"
+            ax.annotate(text, (r["parameters"], r["mean"]),
+                        textcoords="offset points", xytext=(0, 6 if depth_series else -12), ha="center",
+                        fontsize=7, color="C0" if depth_series else "C1")
     cnn = _with_params(summary, [CNN], condition="test", metric="accuracy").iloc[0]
     ax.errorbar([cnn["parameters"]], [cnn["mean"]],
                 yerr=[[cnn["mean"] - cnn["ci_low"]], [cnn["ci_high"] - cnn["mean"]]],
                 fmt="*", ms=12, color="C3", capsize=3, label="small CNN")
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=8, loc="lower left")
     ax.set(xscale="log", xlabel="parameters", ylabel="test accuracy")
     lo = np.nanmin([data["ci_low"].min(), cnn["ci_low"]])
     ax.set_ylim(max(0.0, lo - 0.03), min(1.0, max(data["ci_high"].max(), cnn["ci_high"]) + 0.02))
