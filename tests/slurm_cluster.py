@@ -22,6 +22,7 @@ Usage::
 """
 from __future__ import annotations
 
+import atexit
 import os
 import re
 import secrets
@@ -32,7 +33,7 @@ import subprocess
 import time
 from pathlib import Path
 
-DAEMONS = ("munged", "mungekey", "slurmctld", "slurmd")
+DAEMONS = ("munged", "slurmctld", "slurmd")
 CLIENTS = ("sbatch", "squeue", "sinfo", "scontrol", "srun", "scancel")
 SBIN = ("/usr/sbin", "/usr/local/sbin", "/sbin")
 
@@ -80,7 +81,9 @@ class SlurmCluster:
         self.partition = partition
         self.min_job_age = min_job_age
         self.procs: dict[str, subprocess.Popen] = {}
-        self.conf = self.root / "slurm.conf"
+        self.etc = self.root / "etc"  # seen by slurmd and its jobs as /etc/slurm (see _start_slurm)
+        self.conf = self.etc / "slurm.conf"
+        self.etc_slurm_created = False
         self.hostname = ""
 
     # -- environment for clients -------------------------------------------------------
@@ -107,6 +110,7 @@ class SlurmCluster:
                 "(install with .ci/install_slurm.sh: Debian packages slurmctld slurmd slurm-client munge)")
         if os.geteuid() != 0:
             raise ClusterUnavailable("starting slurmd/slurmctld/munged for the test cluster needs root")
+        atexit.register(self.stop)  # also when the session dies before its teardown
         try:
             self._start_munge(timeout)
             self._write_config()
@@ -133,9 +137,10 @@ class SlurmCluster:
         os.chmod(mdir, 0o700)
         key = mdir / "munge.key"
         if not key.exists():
-            r = subprocess.run([find_binary("mungekey"), "--create", "--keyfile", str(key)],
-                               capture_output=True, text=True)
-            if r.returncode != 0 or not key.exists():  # older munge: no mungekey; any random key works
+            mungekey = find_binary("mungekey")
+            if mungekey:
+                subprocess.run([mungekey, "--create", f"--keyfile={key}"], capture_output=True)
+            if not key.exists():  # munge < 0.5.14 has no mungekey; any 1 KiB of randomness will do
                 key.write_bytes(secrets.token_bytes(1024))
         os.chmod(key, 0o400)
         self.munge_socket = mdir / "munge.socket.2"
@@ -150,9 +155,9 @@ class SlurmCluster:
     def _write_config(self) -> None:
         hw = node_hardware(find_binary("slurmd"))
         self.hostname = hw.get("NodeName") or socket.gethostname().split(".")[0]
-        for d in ("state", "spool"):
+        for d in ("state", "spool", "etc"):
             (self.root / d).mkdir(parents=True, exist_ok=True)
-        (self.root / "plugstack.conf").write_text("")
+        (self.etc / "plugstack.conf").write_text("")
         node = " ".join(f"{k}={hw[k]}" for k in
                         ("CPUs", "Boards", "SocketsPerBoard", "CoresPerSocket", "ThreadsPerCore", "RealMemory")
                         if k in hw)
@@ -174,9 +179,9 @@ SlurmctldPidFile={r / 'slurmctld.pid'}
 SlurmdPidFile={r / 'slurmd.pid'}
 SlurmctldLogFile={r / 'slurmctld.log'}
 SlurmdLogFile={r / 'slurmd.log'}
-PlugStackConfig={r / 'plugstack.conf'}
+PlugStackConfig={self.etc / 'plugstack.conf'}
 ProctrackType=proctrack/linuxproc
-TaskPlugin=task/none
+TaskPlugin=task/affinity
 MpiDefault=none
 SwitchType=switch/none
 SelectType=select/cons_tres
@@ -201,12 +206,28 @@ PartitionName={self.partition} Nodes=ALL Default=YES MaxTime=INFINITE State=UP
         self._wait(lambda: self.run("scontrol", "ping", check=False).returncode == 0
                    and "UP" in self.run("scontrol", "ping", check=False).stdout,
                    timeout, "slurmctld did not answer scontrol ping")
-        self._spawn("slurmd", [find_binary("slurmd"), "-D", "-f", str(self.conf), "-N", self.hostname])
+        # The plugin's job step drops SLURM_CONF before it calls srun inside the job, so srun
+        # reads the default /etc/slurm/slurm.conf. slurmd (and with it every job) therefore
+        # runs in its own mount namespace in which our config directory is bind-mounted on
+        # /etc/slurm: the host's /etc is never touched.
+        slurmd = [find_binary("slurmd"), "-D", "-f", str(self.conf), "-N", self.hostname]
+        self._spawn("slurmd", self._in_namespace(slurmd))
 
         def node_idle():
             r = self.run("sinfo", "-h", "-N", "-o", "%t", check=False)
             return r.returncode == 0 and r.stdout.strip().rstrip("*") in ("idle", "mix", "alloc")
         self._wait(node_idle, timeout, "the node did not become idle")
+
+    def _in_namespace(self, argv: list[str]) -> list[str]:
+        unshare = find_binary("unshare")
+        if unshare is None or subprocess.run([unshare, "--mount", "true"], capture_output=True).returncode:
+            raise ClusterUnavailable("cannot create a mount namespace (unshare --mount) for slurmd")
+        etc_slurm = Path("/etc/slurm")
+        if not etc_slurm.is_dir():  # only an empty mount point, removed again in stop()
+            etc_slurm.mkdir(parents=True)
+            self.etc_slurm_created = True
+        script = 'mount --make-rprivate / && mount --bind "$0" /etc/slurm && exec "$@"'
+        return [unshare, "--mount", "sh", "-c", script, str(self.etc), *argv]
 
     def _wait(self, ok, timeout: float, what: str) -> None:
         deadline = time.monotonic() + timeout
@@ -234,8 +255,12 @@ PartitionName={self.partition} Nodes=ALL Default=YES MaxTime=INFINITE State=UP
     def stop(self) -> None:
         """Cancel what is still queued, then stop slurmd, slurmctld and munged (by pid)."""
         if "slurmctld" in self.procs and self.procs["slurmctld"].poll() is None:
-            try:
+            try:  # let slurmd end what still runs before it goes
                 self.run("scancel", "--full", "--user", "root", check=False, timeout=10)
+                deadline = time.monotonic() + 20
+                while time.monotonic() < deadline and any(
+                        j["state"] in ("PENDING", "RUNNING", "COMPLETING", "CONFIGURING") for j in self.jobs()):
+                    time.sleep(0.5)
             except (OSError, subprocess.SubprocessError):
                 pass
         for name in ("slurmd", "slurmctld", "munged"):
@@ -248,6 +273,12 @@ PartitionName={self.partition} Nodes=ALL Default=YES MaxTime=INFINITE State=UP
             except subprocess.TimeoutExpired:
                 p.kill()
                 p.wait(timeout=10)
+        if self.etc_slurm_created:
+            try:
+                Path("/etc/slurm").rmdir()
+            except OSError:
+                pass
+            self.etc_slurm_created = False
 
     # -- queries -----------------------------------------------------------------------
     def jobs(self) -> list[dict]:
