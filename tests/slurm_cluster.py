@@ -76,7 +76,7 @@ def node_hardware(slurmd: str) -> dict:
 
 
 class SlurmCluster:
-    def __init__(self, root: str | Path, partition: str = "debug", min_job_age: int = 600):
+    def __init__(self, root: str | Path, partition: str = "debug", min_job_age: int = 7200):
         self.root = Path(root)
         self.partition = partition
         self.min_job_age = min_job_age

@@ -36,7 +36,7 @@ PROFILE = REPO / "workflow" / "profiles" / "slurm"
 CONFIG = ["scale=tiny", "studies=[translation]"]
 FAIL_RUN = "translation/mlp/seed0"
 # The profile polls squeue as a real cluster wants it (first check after 40 s); test jobs
-# take seconds. (The cluster keeps finished jobs for MinJobAge=600 s >= 3 x 2 s.)
+# take seconds. (The test cluster keeps finished jobs in squeue for MinJobAge=2 h >= 3 x 2 s.)
 FAST_POLL = ["--slurm-init-seconds-before-status-checks", "2", "--seconds-between-status-checks", "2"]
 SUBMITTED = re.compile(r"Job (\d+) has been submitted with SLURM jobid (\d+) \(log: (\S+)\)\.")
 TIMINGS: dict[str, float] = {}
