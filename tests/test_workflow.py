@@ -21,7 +21,9 @@ TINY = ["--config", "scale=tiny", "studies=[translation]", "--cores", "2"]
 
 
 def finished_runs(workdir):
-    return sorted((workdir / "results" / "runs").glob("*/*/*/metrics.json"))
+    """metrics.json of complete run directories (a killed run may leave a <run>.partial directory)."""
+    return sorted(p for p in (workdir / "results" / "runs").glob("*/*/*/metrics.json")
+                  if not p.parent.name.endswith(".partial"))
 
 
 @pytest.fixture(scope="module")
