@@ -12,7 +12,7 @@ from convstudies.verdicts import Check, decide
 KINDS = ["kind-poolmax", "kind-poolavg", "kind-poolconv", "kind-poolblurmax", "kind-poolnone"]
 KIND_NAMES = {"max": "max pooling", "avg": "average pooling", "conv": "strided conv", "blurmax": "blurred max",
               "none": "no pooling"}
-SIZES = {"kind-poolnone": 1, "kind-poolmax": 2, "size-pool_size3": 3, "size-pool_size4": 4}
+SIZES = {"kind-poolmax": 2, "size-pool_size3": 3, "size-pool_size4": 4}  # window of the first max pool
 SMALL = (1, 2)        # "small shifts" of the first check (pixels)
 RANGE = (1, 2, 3, 4)  # shifts over which window sizes are compared
 EXTENT_LEVEL = 0.9    # invariance extent: the shift at which consistency falls to this level
@@ -125,11 +125,6 @@ def maxpool_subgradient(model, data, cfg, n_images: int = 200, seed: int = 0):
 
 # ---------------------------------------------------------------- table
 
-def window(df: pd.DataFrame) -> pd.Series:
-    """Max-pooling window of a row (1 for no pooling, NaN for other kinds)."""
-    return df["point"].map(SIZES)
-
-
 def derive(table: pd.DataFrame) -> pd.DataFrame:
     """Per run: consistency averaged over small shifts (1-2 px) and over 1-4 px; the invariance extent."""
     cons = select(table, condition="shifted", metric="consistency")
@@ -215,7 +210,7 @@ def verdict(table: pd.DataFrame, summary: pd.DataFrame, thresholds: dict) -> dic
     ext = ext[ext["point"].isin(SIZES)].assign(window=lambda d: d["point"].map(SIZES)).sort_values("window")
     if len(ext):
         notes.append(f"Invariance extent (shift where consistency falls to {EXTENT_LEVEL:g}, px) by window "
-                     + ", ".join(f"{int(w) if w > 1 else 'none'}: {m:.2f}" for w, m in zip(ext["window"], ext["mean"]))
+                     + ", ".join(f"{int(w)}: {m:.2f}" for w, m in zip(ext["window"], ext["mean"]))
                      + ".")
     if result["verdict"] == "inconclusive":
         notes.append("Inconclusive: some CI straddles its threshold; more seeds (scale full) would decide.")
@@ -243,8 +238,8 @@ def key_table(summary: pd.DataFrame) -> pd.DataFrame:
     ], axis=1).reindex(pts)
     meta = s.drop_duplicates("point").set_index("point")[["pool", "pool_size"]]
     meta["pooling"] = meta["pool"].map(KIND_NAMES)
-    meta["window"] = meta["pool_size"].where(meta["pool"] != "none", 1).astype(int)
-    return meta[["pooling", "window"]].join(out).reset_index(drop=True)
+    meta["window (block 1)"] = meta["pool_size"].astype(int).astype(str).where(meta["pool"] != "none", "-")
+    return meta[["pooling", "window (block 1)"]].join(out).reset_index(drop=True)
 
 
 # ---------------------------------------------------------------- figures
@@ -274,6 +269,6 @@ def invariance_vs_pool_size(table: pd.DataFrame, summary: pd.DataFrame):
                                                  test_shift=lambda d: d["shift"].astype(int).astype(str) + " px")
     fig, ax = new_figure()
     line_with_ci(cons.rename(columns={"test_shift": "test shift"}), "window", "test shift", ax)
-    ax.set(xlabel="max-pooling window (1 = no pooling)", ylabel="consistency with the unshifted prediction",
+    ax.set(xlabel="window of the first max-pooling layer", ylabel="consistency with the unshifted prediction",
            ylim=(0, 1.02), xticks=sorted(SIZES.values()))
     return fig
