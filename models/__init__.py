@@ -10,6 +10,7 @@ from ._registry import create_model, list_models, model_entrypoint, register_mod
 from . import cnn as _cnn  # noqa: F401  (registers)
 from . import cnn_sweep as _cnn_sweep  # noqa: F401
 from . import lenet as _lenet  # noqa: F401
+from . import local as _local  # noqa: F401
 from . import mlp as _mlp  # noqa: F401
 from . import resnet as _resnet  # noqa: F401
 from . import timm_resnet as _timm_resnet  # noqa: F401
