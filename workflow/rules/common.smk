@@ -46,6 +46,13 @@ def entry_inputs(wildcards):
         f"{RES}/runs/{wildcards.study}/{e}.json" for e in sources]
 
 
+def run_entry(run):
+    """(study, grid entry) of a run id "<study>/<point>/seed<N>", so fault injection touches one job."""
+    study, point = (run.split("/") + ["", ""])[:2]
+    p = PLAN.get(study, {}).get("points", {}).get(point)
+    return (study, p["entry"]) if p else None
+
+
 def entry_summaries(wildcards):
     return [f"{RES}/runs/{wildcards.study}/{e}.json" for e in entries(wildcards.study)]
 
