@@ -46,9 +46,12 @@ def entry_inputs(wildcards):
         f"{RES}/runs/{wildcards.study}/{e}.json" for e in sources]
 
 
+SEP = "/"  # run ids read "<study>/<point>/seed<N>"
+
+
 def run_entry(run):
     """(study, grid entry) of a run id "<study>/<point>/seed<N>", so fault injection touches one job."""
-    study, point = (run.split("/") + ["", ""])[:2]
+    study, point, *_ = run.split(SEP) + ["", ""]
     p = PLAN.get(study, {}).get("points", {}).get(point)
     return (study, p["entry"]) if p else None
 
