@@ -161,6 +161,13 @@ def source_entries(points: dict[str, dict], entry: str) -> list[str]:
     return sorted(srcs)
 
 
+def run_entry(run: str, planned: dict) -> tuple[str, str] | None:
+    """(study, grid entry) of a run id "<study>/<point>/seed<N>" in a plan, or None."""
+    study, point, *_ = run.split("/") + ["", ""]
+    p = planned.get(study, {}).get("points", {}).get(point)
+    return (study, p["entry"]) if p else None
+
+
 def seeds_for(study: dict, scale: str, override: list[int] | None = None) -> list[int]:
     return list(override) if override else list(study["scales"][scale]["seeds"])
 

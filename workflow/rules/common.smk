@@ -2,7 +2,7 @@
 # before any job starts, with a message naming the file, the key and what is allowed.
 import json
 
-from convstudies.config import ConfigError, plan, source_entries, validate_config
+from convstudies.config import ConfigError, plan, run_entry, source_entries, validate_config
 from convstudies.full_data import unavailable
 
 try:
@@ -44,16 +44,6 @@ def entry_inputs(wildcards):
     sources = source_entries(points, wildcards.entry)
     return [f"{RES}/data/{n}.pt" for n in sorted(names)] + [
         f"{RES}/runs/{wildcards.study}/{e}.json" for e in sources]
-
-
-SEP = "/"  # run ids read "<study>/<point>/seed<N>"
-
-
-def run_entry(run):
-    """(study, grid entry) of a run id "<study>/<point>/seed<N>", so fault injection touches one job."""
-    study, point, *_ = run.split(SEP) + ["", ""]
-    p = PLAN.get(study, {}).get("points", {}).get(point)
-    return (study, p["entry"]) if p else None
 
 
 def entry_summaries(wildcards):

@@ -10,7 +10,7 @@ rule train:
     params:
         scale=config["scale"],
         seeds=lambda wc: " ".join(map(str, PLAN[wc.study]["seeds"])),
-        fail=lambda wc: " ".join(f"--fail-run {r}" for r in config["fail_runs"] if run_entry(r) == (wc.study, wc.entry)),
+        fail=lambda wc: " ".join(f"--fail-run {r}" for r in config["fail_runs"] if run_entry(r, PLAN) == (wc.study, wc.entry)),
         runs_dir=lambda wc: f"{RES}/runs/{wc.study}",
         data_dir=f"{RES}/data",
         accelerator=config["accelerator"],
