@@ -225,7 +225,7 @@ def verdict(table: pd.DataFrame, summary: pd.DataFrame, thresholds: dict) -> dic
     ranges = accuracy_ranges(table).sort_values("range", ascending=False).reset_index(drop=True)
     second = ranges.iloc[1] if len(ranges) >= 2 else None
     checks = [
-        Check("feature-map size vs floor((n + 2p - k) / s) + 1: mismatching layers (worst run)",
+        Check("feature-map size vs floor((n + 2p - k) / s) + 1: mismatching layers (all runs)",
               *_worst(table, "layer", "mismatch", np.nansum), thresholds["shape_mismatch_max"], "<=",
               "the output-size formula holds for every conv and pooling layer"),
         Check("measured conv FLOPs vs 2 k^2 C_in C_out H_out W_out: largest relative error",
@@ -261,8 +261,9 @@ def verdict(table: pd.DataFrame, summary: pd.DataFrame, thresholds: dict) -> dic
 
 
 def _final_size(summary, point):
+    """Height of the last feature map (rows keep the forward order of the layers)."""
     rows = select(summary, point=point, condition="layer", metric="out_size")
-    return int(rows.sort_values("layer")["mean"].iloc[-1]) if len(rows) else np.nan
+    return int(rows["mean"].iloc[-1]) if len(rows) else np.nan
 
 
 def key_table(summary: pd.DataFrame) -> pd.DataFrame:
@@ -303,7 +304,8 @@ def accuracy_vs_factor(table: pd.DataFrame, summary: pd.DataFrame):
         g = g.fillna({"ci_low": g["mean"], "ci_high": g["mean"]})
         _errorbar(ax, g, "setting", marker="o")
         ax.set(xlabel=factor, title=factor)
-    axes[0].set_ylabel("test accuracy")
+    lo, hi = axes[0].get_ylim()
+    axes[0].set(ylabel="test accuracy", ylim=(max(lo, 0), min(hi, 1.02)))
     fig.tight_layout()
     return fig
 
@@ -325,6 +327,9 @@ def cost_vs_factor(table: pd.DataFrame, summary: pd.DataFrame):
     return fig
 
 
+SHORT = {"kernel size": "k={}", "filters": "f={}", "stride": "s={}", "padding": "{}"}
+
+
 def accuracy_vs_flops(table: pd.DataFrame, summary: pd.DataFrame):
     import seaborn as sns
 
@@ -332,15 +337,23 @@ def accuracy_vs_flops(table: pd.DataFrame, summary: pd.DataFrame):
     acc = select(s, condition="test", metric="accuracy")
     fl = select(s, condition="cost", metric="flops")[["factor", "setting", "mean"]].rename(columns={"mean": "flops"})
     d = acc.merge(fl, on=["factor", "setting"])
+    d = d.fillna({"ci_low": d["mean"], "ci_high": d["mean"]})
     fig, ax = new_figure(6.2, 4)
-    palette = dict(zip(SWEEPS, sns.color_palette(n_colors=len(SWEEPS))))
-    for factor, g in d.groupby("factor", sort=False):
-        g = g.fillna({"ci_low": g["mean"], "ci_high": g["mean"]})
+    palette = dict(zip(["base"] + list(SWEEPS), sns.color_palette(n_colors=len(SWEEPS) + 1)))
+    base = d[d["point"] == BASE].iloc[:1]
+    _errorbar(ax, base, "flops", fmt="s", color=palette["base"], label="base (k=3, f=8, s=1, zeros)", zorder=5,
+              markersize=7)
+    ax.annotate("base", (base["flops"].iloc[0], base["mean"].iloc[0]), textcoords="offset points", xytext=(-8, 6),
+                ha="right", fontsize=7, color=palette["base"])
+    for factor, g in d[d["point"] != BASE].groupby("factor", sort=False):
         _errorbar(ax, g, "flops", fmt="o", color=palette[factor], label=factor)
-        for r in g.itertuples():
-            ax.annotate(r.setting, (r.flops, r.mean), textcoords="offset points", xytext=(4, 3), fontsize=7)
-    ax.set(xscale="log", xlabel="forward FLOPs per image", ylabel="test accuracy")
-    ax.legend(title="factor changed")
+        for i, r in enumerate(g.itertuples()):
+            same_x = (g["flops"] == r.flops).cumsum().iloc[i] - 1  # stagger labels of equal-cost settings
+            ax.annotate(SHORT[factor].format(r.setting), (r.flops, r.mean), textcoords="offset points",
+                        xytext=(5, 3 - 9 * same_x), fontsize=7, color=palette[factor])
+    lo, hi = ax.get_ylim()
+    ax.set(xscale="log", xlabel="forward FLOPs per image", ylabel="test accuracy", ylim=(max(lo, 0), min(hi, 1.02)))
+    ax.legend(title="factor changed", fontsize=7, title_fontsize=8)
     return fig
 
 
@@ -352,7 +365,9 @@ def position_probe(table: pd.DataFrame, summary: pd.DataFrame):
     fig, ax = new_figure(5, 3.4)
     ax.bar(acc["padding"], acc["mean"], yerr=[acc["mean"] - acc["ci_low"], acc["ci_high"] - acc["mean"]],
            capsize=4, color="tab:blue", alpha=0.8)
-    ax.axhline(PROBE_CHANCE, ls="--", color="k", lw=1, label="chance")
-    ax.set(ylim=(0, 1), xlabel="padding mode", ylabel="quadrant accuracy (test)")
-    ax.legend()
+    for i, m in enumerate(acc["mean"]):
+        ax.annotate(f"{m:.2f}", (i, m), textcoords="offset points", xytext=(0, 6), ha="center", fontsize=8)
+    ax.axhline(PROBE_CHANCE, ls="--", color="k", lw=1, label="chance (4 quadrants)")
+    ax.set(ylim=(0, 1.15), xlabel="padding mode", ylabel="quadrant accuracy (test)")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.18), frameon=False)
     return fig

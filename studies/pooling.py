@@ -252,14 +252,15 @@ def consistency_vs_shift(table: pd.DataFrame, summary: pd.DataFrame):
     fig, ax = new_figure()
     line_with_ci(_named(select(summary, condition="shifted", metric="consistency", point=KINDS)), "shift", "pooling", ax)
     ax.set(xlabel="shift of the test digits (pixels)", ylabel="consistency with the unshifted prediction",
-           ylim=(0, 1.02))
+           ylim=(0, 1.02), xticks=sorted(table["shift"].dropna().unique()))
     return fig
 
 
 def accuracy_vs_shift(table: pd.DataFrame, summary: pd.DataFrame):
     fig, ax = new_figure()
     line_with_ci(_named(select(summary, condition="shifted", metric="accuracy", point=KINDS)), "shift", "pooling", ax)
-    ax.set(xlabel="shift of the test digits (pixels)", ylabel="test accuracy", ylim=(0, 1.02))
+    ax.set(xlabel="shift of the test digits (pixels)", ylabel="test accuracy", ylim=(0, 1.02),
+           xticks=sorted(table["shift"].dropna().unique()))
     return fig
 
 
