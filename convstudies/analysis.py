@@ -75,7 +75,10 @@ def anchor_table(spec: dict, summary: pd.DataFrame, scale: str) -> pd.DataFrame:
     """Our number beside the paper's for each anchor of a study (percent; difference = ours - paper)."""
     rows = []
     for a in spec.get("anchors", []):
-        hit = summary[(summary["point"] == a["point"]) & (summary["condition"] == a.get("condition", "test"))
+        point = a["point"].get(scale) if isinstance(a["point"], dict) else a["point"]
+        if point is None:  # no comparable point at this scale (e.g. MR is full scale only)
+            continue
+        hit = summary[(summary["point"] == point) & (summary["condition"] == a.get("condition", "test"))
                       & (summary["metric"] == a["metric"])]
         ours = lo = hi = float("nan")
         if len(hit) == 1:
