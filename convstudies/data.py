@@ -131,12 +131,16 @@ def mr(directory: str | Path | None = None, root: str | Path | None = None) -> T
     return _tensors("mr", mr_corpus(directory, root=root)["splits"], 2)
 
 
-def _mnist5k_classes(name: str, classes: range) -> TensorDataset:
-    """The mnist5k splits restricted to ``classes``, relabelled 0..len(classes)-1 (same split as mnist5k)."""
+def _mnist5k_classes(name: str, classes: range, val_per_class: int | None = None) -> TensorDataset:
+    """The mnist5k splits restricted to ``classes``, relabelled 0..len(classes)-1 (same split as
+    mnist5k); the validation split keeps its first ``val_per_class`` images of each class if given."""
     full, parts = mnist5k(), []
     for split in ("train", "val", "test"):
         x, y = getattr(full, f"x_{split}"), getattr(full, f"y_{split}")
         keep = (y >= classes.start) & (y < classes.stop)
+        if split == "val" and val_per_class is not None:
+            rank = torch.stack([(y[:i] == y[i]).sum() for i in range(len(y))]) if len(y) else y
+            keep &= rank < val_per_class
         parts += [x[keep], y[keep] - classes.start]
     return TensorDataset(name, *parts, len(classes))
 
@@ -147,8 +151,9 @@ def mnist5k_0to5() -> TensorDataset:
 
 
 def mnist5k_6to9() -> TensorDataset:
-    """mnist5k digits 6-9 only, relabelled 0-3 (4 classes, ~1,400 train): the transfer study's target task."""
-    return _mnist5k_classes("mnist5k_6to9", range(6, 10))
+    """mnist5k digits 6-9 only, relabelled 0-3 (4 classes, 1,400 train / 40 val / 400 test): the transfer
+    study's target task. A small validation set, as a few-label task would have (it is only monitored)."""
+    return _mnist5k_classes("mnist5k_6to9", range(6, 10), val_per_class=10)
 
 
 def quadrants() -> TensorDataset:

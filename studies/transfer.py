@@ -35,7 +35,7 @@ def derive(table: pd.DataFrame) -> pd.DataFrame:
     acc = acc[acc["point"].map(arm_of).isin([SCRATCH, FINETUNE, FROZEN])].assign(arm_id=lambda d: d["point"].map(arm_of))
     acc = acc.assign(size=acc["point"].str.split("-", n=1).str[1])
     base = acc[acc["arm_id"] == SCRATCH][["size", "seed", "value"]].rename(columns={"value": "scratch"})
-    gains = acc[acc["arm_id"] != SCRATCH].merge(base, on=["size", "seed"])
+    gains = acc.merge(base, on=["size", "seed"])  # scratch rows give the zero line of the gain figure
     gains = gains.assign(condition="gain", metric="accuracy_gain", value=gains["value"] - gains["scratch"])
     gains = gains.drop(columns=["scratch", "arm_id", "size"])
     return pd.concat([table, gains], ignore_index=True)
@@ -98,7 +98,7 @@ def _note(table, summary, order, lpc) -> str:
 
     for s in order:
         if f"{FROZEN}-{s}" in set(acc["point"]):
-            parts.append(f"{lpc[s]:.0f} labels per class: fine-tuned {gain_text(FINETUNE, s)}, frozen backbone "
+            parts.append(f"{lpc[s]:.0f} label{'' if lpc[s] == 1 else 's'} per class: fine-tuned {gain_text(FINETUNE, s)}, frozen backbone "
                          f"{gain_text(FROZEN, s)} accuracy over scratch (95 % CI).")
     parts.append("Embedded-scale caveat: the source task is small (2,100 digits), so this measures transfer "
                  "between related digit tasks, not the ImageNet-scale pretraining of the full scale.")
@@ -119,20 +119,21 @@ def key_table(summary: pd.DataFrame) -> pd.DataFrame:
 
 def accuracy_vs_labels(table: pd.DataFrame, summary: pd.DataFrame):
     acc = select(summary, condition="test", metric="accuracy")
-    acc = acc[acc["point"].map(arm_of).isin([SCRATCH, FINETUNE, FROZEN])].sort_values("labels")
+    acc = acc[acc["point"].map(arm_of).isin([SCRATCH, FINETUNE, FROZEN])].sort_values("labels", kind="stable")
     fig, ax = new_figure()
     line_with_ci(acc, "labels", "arm", ax)
     ax.set(xscale="log", xlabel="training labels per class (target task)", ylabel="test accuracy", ylim=(0, 1.02))
     ax.axhline(0.25, color="grey", lw=0.8, ls=":")
+    ax.annotate("chance (4 classes)", (ax.get_xlim()[1], 0.25), xytext=(-4, 3), textcoords="offset points",
+                ha="right", va="bottom", fontsize=8, color="grey")
     ax.legend(title=None)
     return fig
 
 
 def gain_vs_labels(table: pd.DataFrame, summary: pd.DataFrame):
-    gain = select(summary, condition="gain", metric="accuracy_gain").sort_values("labels")
+    gain = select(summary, condition="gain", metric="accuracy_gain").sort_values("labels", kind="stable")
     fig, ax = new_figure()
-    line_with_ci(gain, "labels", "arm", ax)
-    ax.axhline(0, color="grey", lw=0.8)
+    line_with_ci(gain, "labels", "arm", ax)  # from scratch is the zero line
     ax.set(xscale="log", xlabel="training labels per class (target task)",
            ylabel="accuracy gain over scratch (paired)")
     ax.legend(title=None)
