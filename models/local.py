@@ -134,3 +134,4 @@ def local(in_shape=(1, 28, 28), num_classes: int = 10, blocks: list[dict] | None
           hidden: int = 0, dropout: float = 0.0):
     """``cnn``'s architecture with locally-connected layers (same windows, no weight sharing)."""
     return LocalNet(in_shape, num_classes, blocks or DEFAULT_BLOCKS, head, hidden, dropout)
+
