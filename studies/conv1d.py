@@ -319,8 +319,10 @@ def text_filters(table: pd.DataFrame, summary: pd.DataFrame):
     seed = int(t["seed"].min())
     t = t[t["seed"] == seed]
     n_cols = max(t.groupby("dataset")["filter"].nunique())
-    fig, axes = plt.subplots(len(datasets), n_cols, figsize=(2.7 * n_cols, 2.4 * len(datasets) + 0.3),
+    col_width = 1.6 + 0.065 * t["ngram"].str.len().max()  # room for the longest n-gram label
+    fig, axes = plt.subplots(len(datasets), n_cols, figsize=(col_width * n_cols, 2.4 * len(datasets) + 0.3),
                              squeeze=False)
+    names = {"negation": "negation corpus", "mr": "MR"}
     colours = {"positive": "#4c9a5b", "negative": "#c0504d"}
     for row, ds in zip(axes, datasets):
         d = t[t["dataset"] == ds]
@@ -329,7 +331,7 @@ def text_filters(table: pd.DataFrame, summary: pd.DataFrame):
             label = g["points_to"].iloc[0]
             ax.barh(range(len(g)), g["value"], color=colours.get(label, "grey"))
             ax.set_yticks(range(len(g)), g["ngram"], fontsize=7)
-            ax.set_title(f"{f}\n→ {label}" + (f" ({ds})" if len(datasets) > 1 else ""), fontsize=8)
+            ax.set_title((f"{names.get(ds, ds)}: " if len(datasets) > 1 else "") + f"{f}\n→ {label}", fontsize=8)
             ax.tick_params(axis="x", labelsize=7)
             ax.set_xlabel("activation", fontsize=7)
         for ax in row[len(d["filter"].unique()):]:
