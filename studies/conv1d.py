@@ -208,7 +208,7 @@ def key_table(summary: pd.DataFrame) -> pd.DataFrame:
                          "parameters": None})
     out = pd.DataFrame(rows)
     for c in ("paper", "paper shuffled"):
-        out[c] = out[c].map(lambda v: "" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.2f}")
+        out[c] = out[c].map(lambda v: "" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.3f}")
     out["parameters"] = out["parameters"].map(lambda v: "" if v is None or pd.isna(v) else f"{int(v):,}")
     return out
 
