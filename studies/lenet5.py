@@ -258,7 +258,7 @@ def verdict(table: pd.DataFrame, summary: pd.DataFrame, thresholds: dict) -> dic
               f"the paper's {PAPER_ERROR:.2%} is on full MNIST (17x more training digits)"),
         Check("C1 kernel structure gain (neighbour correlation, trained - init)", *t_interval(gain.to_numpy()),
               thresholds["kernel_structure_gain_min"], ">=", "learned kernels are spatial patterns, not noise"),
-        Check("receptive field |measured - analytic|, worst layer (px)", *t_interval(mismatch.to_numpy()),
+        Check("receptive field, largest measured-analytic difference over layers (px)", *t_interval(mismatch.to_numpy()),
               thresholds["rf_mismatch_max"], "<=", "r_out = r_in + (k-1) j_in, j_out = j_in s"),
         Check("receptive field growth C3 / C1 (measured)", *t_interval(growth.to_numpy()),
               thresholds["rf_growth_min"], ">=", "stacked convolutions see larger regions"),
@@ -268,7 +268,7 @@ def verdict(table: pd.DataFrame, summary: pd.DataFrame, thresholds: dict) -> dic
     n_train = _row(summary, condition="final", metric="n_train")["mean"]
     result["note"] = (
         f"Paper anchor: LeNet-5 has 0.95 % test error on full MNIST (60,000 training digits; LeCun et al. 1998). "
-        f"Here it trains on {n_train:.0f} digits and reaches {1 - acc['mean']:.2%} "
+        f"Here it trains on {n_train:,.0f} digits and reaches {1 - acc['mean']:.2%} "
         f"[{1 - acc['ci_high']:.2%}, {1 - acc['ci_low']:.2%}] test error on its test split; "
         "only the full scale with full MNIST compares with the paper's number directly. "
         "Receptive fields: the F5 unit sees the paper's whole 32x32 field, of which the 28x28 digit is the "
@@ -287,7 +287,7 @@ def key_table(summary: pd.DataFrame) -> pd.DataFrame:
     params = _row(summary, condition="final", metric="params")["mean"]
     kc = {s: _row(summary, condition="c1_kernel", state=s, metric="neighbour_correlation") for s in ("init", "trained")}
     rows = [
-        {"quantity": f"test error (%), {n_train:.0f} training digits", "measured": ci(err, 100),
+        {"quantity": f"test error (%), {n_train:,.0f} training digits", "measured": ci(err, 100),
          "reference": "0.95 (paper, full MNIST, 60,000 training digits)"},
         {"quantity": "parameters", "measured": f"{params:,.0f}", "reference": f"{PAPER_PARAMS:,} (paper, sparse C3)"},
         {"quantity": "C1 kernel neighbour correlation, trained", "measured": ci(kc["trained"]),
