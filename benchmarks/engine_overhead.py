@@ -17,10 +17,10 @@ import torch
 import torch.nn.functional as F
 
 from convstudies.config import deep_merge, run_defaults
-from convstudies.data import build_dataset
+from convstudies.datasets import build_dataset
 from convstudies.engine.batches import TensorBatches
 from convstudies.engine.train import fit, prepare_run_data, resolve_device, resolve_precision
-from convstudies.models import create_model
+from convstudies.models import build_model
 
 MODELS = {
     "cnn": {"name": "cnn", "head": "global_max", "blocks": [
@@ -32,9 +32,7 @@ MODELS = {
 
 
 def plain_loop(cfg, data, device) -> float:
-    torch.manual_seed(cfg["seed"])
-    kw = {k: v for k, v in cfg["model"].items() if k != "name"}
-    model = create_model(cfg["model"]["name"], in_shape=data.in_shape, num_classes=data.num_classes, **kw).to(device)
+    model = build_model(cfg["model"], data.in_shape, data.num_classes, seed=cfg["seed"]).to(device)
     if data.x_train.dim() == 4:
         model = model.to(memory_format=torch.channels_last)
     opt = torch.optim.Adam(model.parameters(), lr=cfg["train"]["lr"])

@@ -18,11 +18,11 @@ import torch
 import torch.nn.functional as F
 
 from convstudies.config import deep_merge, run_defaults
-from convstudies.data import TensorDataset
+from convstudies.datasets.base import TensorDataset
 from convstudies.engine.batches import TensorBatches
-from convstudies.engine.evaluations import accuracy_of
+from convstudies.evaluations.common import accuracy_of
 from convstudies.engine.train import fit, resolve_device, resolve_precision
-from convstudies.models import create_model
+from convstudies.models import build_model
 from convstudies.shifts import random_flip, random_translate
 
 TASKS = {
@@ -62,10 +62,8 @@ class EpochClock:
 
 
 def plain(cfg, data, device, precision) -> EpochClock:
-    torch.manual_seed(cfg["seed"])
     tc = cfg["train"]
-    kw = {k: v for k, v in cfg["model"].items() if k != "name"}
-    model = create_model(cfg["model"]["name"], in_shape=data.in_shape, num_classes=10, **kw).to(device)
+    model = build_model(cfg["model"], data.in_shape, 10, seed=cfg["seed"]).to(device)
     model = model.to(memory_format=torch.channels_last)
     if tc["optimizer"] == "sgd":
         opt = torch.optim.SGD(model.parameters(), lr=tc["lr"], momentum=tc["momentum"], nesterov=True,
@@ -127,7 +125,7 @@ def main() -> None:
         if a.synthetic:
             data = synthetic(spec["dataset"])
         else:
-            from convstudies.full_data import load_full
+            from convstudies.datasets.vision import load_full
 
             data = load_full(spec["dataset"], a.data_root)
         data = data.to(device)

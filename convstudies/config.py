@@ -1,7 +1,7 @@
 """Study files: load, validate, and expand into grid points and runs.
 
-Imported by the Snakefile at parse time, so it stays light (yaml + jsonschema); the
-model-name check imports the registry (torch) only when asked.
+Imported by the Snakefile at parse time, so it stays light (yaml + jsonschema).
+A study is a directory ``studies/<id>/`` whose ``study.yaml`` this module reads.
 """
 from __future__ import annotations
 
@@ -71,8 +71,12 @@ STUDY_ORDER = ["translation", "mlp_depth", "conv_hparams", "pooling", "weight_sh
                "residual", "transfer", "conv1d"]
 
 
+def study_file(study_id: str, studies_dir: Path = STUDIES_DIR) -> Path:
+    return Path(studies_dir) / study_id / "study.yaml"
+
+
 def ordered_studies(studies_dir: Path = STUDIES_DIR) -> list[str]:
-    found = {p.stem for p in Path(studies_dir).glob("*.yaml")}
+    found = {p.parent.name for p in Path(studies_dir).glob("*/study.yaml")}
     return [s for s in STUDY_ORDER if s in found] + sorted(found - set(STUDY_ORDER))
 
 
@@ -95,7 +99,7 @@ def _fmt(v) -> str:
 
 
 def load_study(study_id: str, studies_dir: Path = STUDIES_DIR) -> dict:
-    path = Path(studies_dir) / f"{study_id}.yaml"
+    path = study_file(study_id, studies_dir)
     if not path.exists():
         raise ConfigError(f"no study file {path}")
     study = yaml.safe_load(path.read_text())
@@ -179,40 +183,3 @@ def config_hash(cfg: dict) -> str:
 def run_id(point: str, seed: int, cfg: dict) -> str:
     """Directory name of one run; the hash keeps runs of a changed configuration apart."""
     return f"seed{seed}-{config_hash(cfg)}"
-
-
-def check_models(points: dict[str, dict], source: str) -> None:
-    """Every model name is registered and every model argument is accepted (imports torch)."""
-    import inspect
-
-    from convstudies.data import DATASETS
-    from convstudies.models import list_models, model_entrypoint
-
-    for pid, p in points.items():
-        ds = p["config"]["data"]["dataset"]
-        if ds not in DATASETS:
-            raise ConfigError(f"{source} point {pid!r}: data.dataset: unknown dataset {ds!r}; "
-                              f"available: {', '.join(DATASETS)}")
-        m = p["config"]["model"]
-        if m["name"] not in list_models():
-            raise ConfigError(f"{source} point {pid!r}: model.name: unknown model {m['name']!r}; "
-                              f"registered: {', '.join(list_models())}")
-        allowed = set(inspect.signature(model_entrypoint(m["name"])).parameters) - {"in_shape", "num_classes"}
-        bad = sorted(set(m) - {"name"} - allowed)
-        if bad:
-            raise ConfigError(f"{source} point {pid!r}: model: {m['name']!r} does not take {bad}; "
-                              f"allowed: {', '.join(sorted(allowed))}")
-
-
-def plan(config: dict, studies_dir: Path = STUDIES_DIR, check_model_names: bool = True) -> dict:
-    """Everything the workflow will do: study -> {study, points, seeds}. Raises ConfigError early."""
-    out = {}
-    for sid in config["studies"]:
-        study = load_study(sid, studies_dir)
-        src = str(Path(studies_dir) / f"{sid}.yaml")
-        points = expand_points(study, config["scale"], src)
-        check_init_from(points, src)
-        if check_model_names:
-            check_models(points, src)
-        out[sid] = {"study": study, "points": points, "seeds": seeds_for(study, config["scale"], config.get("seeds"))}
-    return out

@@ -1,40 +1,10 @@
-"""Tidy tables of runs, and their summary over seeds with 95 % confidence intervals."""
+"""Statistics over seeds: 95 % intervals, summaries of tidy tables, rows and paired differences."""
 from __future__ import annotations
-
-import json
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 RUN_COLUMNS = ("run", "seed", "value", "status")
-
-
-def run_rows(study: str, point: str, labels: dict, run: dict) -> list[dict]:
-    """Tidy rows of one run directory: its evaluations plus final training metrics."""
-    metrics = json.loads((Path(run["dir"]) / "metrics.json").read_text())
-    base = {"study": study, "point": point, **labels, "run": run["run"], "seed": run["seed"],
-            "status": metrics["status"]}
-    rows = [{**base, **r} for r in metrics.get("evaluations", [])]
-    final = {**metrics.get("final", {}), "params": metrics["params"], "n_train": metrics["n_train"],
-             "train_images_per_s": metrics.get("train_images_per_s")}
-    rows += [{**base, "condition": "final", "metric": k, "value": v} for k, v in final.items()]
-    for ep in metrics.get("epochs", []):  # learning curves: one row per epoch and metric
-        rows += [{**base, "condition": "epoch", "epoch": ep["epoch"], "metric": k, "value": v}
-                 for k, v in ep.items() if k != "epoch"]
-    if metrics["status"] != "ok":
-        rows.append({**base, "condition": "final", "metric": "diverged", "value": 1.0})
-    return rows
-
-
-def collect(summaries: list[str | Path]) -> pd.DataFrame:
-    """One row per run, seed, evaluation condition and metric, from job summary files."""
-    rows = []
-    for s in summaries:
-        job = json.loads(Path(s).read_text())
-        for run in job["runs"]:
-            rows += run_rows(job["study"], run["point"], run["labels"], run)
-    return pd.DataFrame(rows)
 
 
 def t_interval(values: np.ndarray, level: float = 0.95) -> tuple[float, float, float]:
@@ -73,3 +43,26 @@ def select(df: pd.DataFrame, **conds) -> pd.DataFrame:
     for k, v in conds.items():
         mask &= df[k].isin(v) if isinstance(v, (list, tuple)) else (df[k] == v)
     return df[mask]
+
+
+def one_row(summary: pd.DataFrame, **conds) -> pd.Series:
+    """The single summary row matching ``conds``; anything else is an error naming the conditions."""
+    rows = select(summary, **conds)
+    if len(rows) != 1:
+        raise ValueError(f"expected one summary row for {conds}, found {len(rows)}")
+    return rows.iloc[0]
+
+
+def per_seed(table: pd.DataFrame, **conds) -> pd.Series:
+    """Values of the runs matching ``conds``, indexed by seed."""
+    return select(table, **conds).set_index("seed")["value"]
+
+
+def paired_interval(table: pd.DataFrame, a: dict, b: dict) -> tuple[float, float, float]:
+    """Mean and 95 % t-interval over seeds of (a - b), the runs of ``a`` and ``b`` paired by seed."""
+    return t_interval((per_seed(table, **a) - per_seed(table, **b)).dropna().to_numpy())
+
+
+def paired(table: pd.DataFrame, point_a: str, point_b: str, **conds) -> tuple[float, float, float]:
+    """:func:`paired_interval` of two grid points under the same conditions."""
+    return paired_interval(table, {"point": point_a, **conds}, {"point": point_b, **conds})

@@ -54,6 +54,33 @@ def make_pool(kind: str, size: int, channels: int, dim: int) -> nn.Module:
     raise ValueError(f"unknown pool {kind!r}; allowed: {', '.join(POOLS)}")
 
 
+def check_head(head: str) -> None:
+    if head not in HEADS:
+        raise ValueError(f"unknown head {head!r}; allowed: {', '.join(HEADS)}")
+
+
+def make_head(feature_shape: tuple[int, ...], num_classes: int, head: str = "flatten", hidden: int = 0,
+              dropout: float = 0.0) -> nn.Sequential:
+    """The classifier on a (C, L) or (C, H, W) feature map: pool -> [dropout] -> [hidden + ReLU] -> linear.
+
+    ``flatten`` keeps every position (a position-dependent linear head); ``global_avg`` /
+    ``global_max`` pool each channel over all positions first. Modules are created in the
+    order they run, so seeded initial weights depend on the arguments only.
+    """
+    check_head(head)
+    dim = len(feature_shape) - 1
+    if head == "flatten":
+        pool, n_feat = nn.Flatten(), math.prod(feature_shape)
+    else:
+        adaptive = {1: (nn.AdaptiveAvgPool1d, nn.AdaptiveMaxPool1d),
+                    2: (nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d)}[dim]
+        pool = nn.Sequential((adaptive[0] if head == "global_avg" else adaptive[1])(1), nn.Flatten())
+        n_feat = feature_shape[0]
+    mlp = [nn.Linear(n_feat, hidden), nn.ReLU()] if hidden else []
+    drop = [nn.Dropout(dropout)] if dropout else []
+    return nn.Sequential(pool, *drop, *mlp, nn.Linear(hidden or n_feat, num_classes))
+
+
 class ConvBlock(nn.Sequential):
     def __init__(self, c_in: int, dim: int, filters: int, kernel: int = 3, stride: int = 1,
                  padding: int | str = "same", padding_mode: str = "zeros", pool: str = "none",
@@ -80,8 +107,7 @@ class CNN(nn.Module):
         dim = len(in_shape) - 1
         if dim not in (1, 2):
             raise ValueError(f"cnn takes (C, L) or (C, H, W) inputs, got in_shape={tuple(in_shape)}")
-        if head not in HEADS:
-            raise ValueError(f"unknown head {head!r}; allowed: {', '.join(HEADS)}")
+        check_head(head)
         feats, c = [], in_shape[0]
         for spec in blocks:
             feats.append(ConvBlock(c, dim, **spec))
@@ -89,16 +115,7 @@ class CNN(nn.Module):
         self.features = nn.Sequential(*feats)
         with torch.no_grad():
             out_shape = self.features(torch.zeros(1, *in_shape)).shape[1:]
-        if head == "flatten":
-            pool, n_feat = nn.Flatten(), math.prod(out_shape)
-        else:
-            adaptive = {1: (nn.AdaptiveAvgPool1d, nn.AdaptiveMaxPool1d),
-                        2: (nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d)}[dim]
-            pool = nn.Sequential((adaptive[0] if head == "global_avg" else adaptive[1])(1), nn.Flatten())
-            n_feat = c
-        mlp = [nn.Linear(n_feat, hidden), nn.ReLU()] if hidden else []
-        drop = [nn.Dropout(dropout)] if dropout else []
-        self.head = nn.Sequential(pool, *drop, *mlp, nn.Linear(hidden or n_feat, num_classes))
+        self.head = make_head(tuple(out_shape), num_classes, head, hidden, dropout)
 
     def forward(self, x):
         return self.head(self.features(x))

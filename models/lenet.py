@@ -9,9 +9,19 @@ zero-padded by 2 in C1, reproducing the paper's 32x32 input field.
 """
 from __future__ import annotations
 
+import math
+
 from torch import nn
 
 from ._registry import register_model
+
+
+LAYERS = ("C1", "S2", "C3", "S4", "F5")  # the spatial layers, in order
+
+
+def _side(v) -> int:
+    """One side of a square kernel, stride or padding (PyTorch stores an int or a pair)."""
+    return int(v if isinstance(v, int) else v[0])
 
 
 class LeNet5(nn.Module):
@@ -27,10 +37,39 @@ class LeNet5(nn.Module):
         self.out = nn.Linear(84, num_classes)
         self.act = nn.Tanh()
 
+    def _steps(self):
+        return (("C1", lambda x: self.act(self.c1(x))), ("S2", self.s2), ("C3", lambda x: self.act(self.c3(x))),
+                ("S4", self.s4), ("F5", lambda x: self.act(self.f5(x.flatten(1)))))
+
+    def forward_intermediates(self, x, stop_at: str = "F5") -> dict:
+        """Activations after each spatial layer (C1, S2, C3, S4, F5; convolutions after tanh) up to ``stop_at``."""
+        if stop_at not in LAYERS:
+            raise ValueError(f"unknown LeNet-5 layer {stop_at!r}; allowed: {', '.join(LAYERS)}")
+        out = {}
+        for name, step in self._steps():
+            x = out[name] = step(x)
+            if name == stop_at:
+                break
+        return out
+
+    def stages(self) -> dict:
+        """layer -> function from the input to that layer's activations (as in :meth:`forward_intermediates`)."""
+        return {name: (lambda x, name=name: self.forward_intermediates(x, name)[name]) for name in LAYERS}
+
+    def geometry(self) -> list[tuple[str, int, int, int]]:
+        """(layer, kernel, stride, padding) of the spatial layers, read from the modules, along one axis.
+
+        F5, a linear layer on S4's whole 5x5 maps, acts as a 5x5 convolution on S4.
+        """
+        f5_kernel = math.isqrt(self.f5.in_features // self.c3.out_channels)
+        return [("C1", _side(self.c1.kernel_size), _side(self.c1.stride), _side(self.c1.padding)),
+                ("S2", _side(self.s2.kernel_size), _side(self.s2.stride), _side(self.s2.padding)),
+                ("C3", _side(self.c3.kernel_size), _side(self.c3.stride), _side(self.c3.padding)),
+                ("S4", _side(self.s4.kernel_size), _side(self.s4.stride), _side(self.s4.padding)),
+                ("F5", f5_kernel, 1, 0)]
+
     def forward(self, x):
-        x = self.s2(self.act(self.c1(x)))
-        x = self.s4(self.act(self.c3(x)))
-        x = self.act(self.f5(x.flatten(1)))
+        x = self.forward_intermediates(x)["F5"]
         return self.out(self.act(self.f6(x)))
 
 

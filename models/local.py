@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ._registry import register_model
-from .cnn import HEADS, make_pool
+from .cnn import check_head, make_head, make_pool
 
 
 class _PositionMatmul(torch.autograd.Function):
@@ -100,8 +100,7 @@ class LocalNet(nn.Module):
         super().__init__()
         if len(in_shape) != 3:
             raise ValueError(f"local takes (C, H, W) images, got in_shape={tuple(in_shape)}")
-        if head not in HEADS:
-            raise ValueError(f"unknown head {head!r}; allowed: {', '.join(HEADS)}")
+        check_head(head)
         feats, c, size = [], in_shape[0], tuple(in_shape[1:])
         for spec in blocks:
             block = LocalBlock(c, size, **spec)
@@ -110,14 +109,7 @@ class LocalNet(nn.Module):
                 size = tuple(block(torch.zeros(1, c, *size)).shape[2:])
             c = spec["filters"]
         self.features = nn.Sequential(*feats)
-        if head == "flatten":
-            pool, n_feat = nn.Flatten(), c * math.prod(size)
-        else:
-            adaptive = nn.AdaptiveAvgPool2d if head == "global_avg" else nn.AdaptiveMaxPool2d
-            pool, n_feat = nn.Sequential(adaptive(1), nn.Flatten()), c
-        mlp = [nn.Linear(n_feat, hidden), nn.ReLU()] if hidden else []
-        drop = [nn.Dropout(dropout)] if dropout else []
-        self.head = nn.Sequential(pool, *drop, *mlp, nn.Linear(hidden or n_feat, num_classes))
+        self.head = make_head((c, *size), num_classes, head, hidden, dropout)
 
     def forward(self, x):
         return self.head(self.features(x))

@@ -9,7 +9,7 @@ shortcut, then ReLU. ``residual=False`` drops every shortcut and leaves the rest
 zero-pad the new channels: parameter-free, the paper's CIFAR choice) or option B (1x1
 convolution + BN projection).
 
-``conv_layers(model)`` lists the weighted layers of the main path in depth order (stem,
+``model.weighted_layers()`` lists the weighted layers of the main path in depth order (stem,
 block convolutions, FC): the "layers" that ``depth`` counts.
 """
 from __future__ import annotations
@@ -93,13 +93,12 @@ class CifarResNet(nn.Module):
         x = self.blocks(self.stem(x))
         return self.fc(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))
 
-
-def conv_layers(model: CifarResNet) -> list[nn.Module]:
-    """The ``depth`` weighted layers of the main path, input to output (shortcut projections excluded)."""
-    layers = [model.stem[0]]
-    for b in model.blocks:
-        layers += [b.conv1, b.conv2]
-    return layers + [model.fc]
+    def weighted_layers(self) -> list[nn.Module]:
+        """The ``depth`` weighted layers of the main path, input to output (shortcut projections excluded)."""
+        layers = [self.stem[0]]
+        for b in self.blocks:
+            layers += [b.conv1, b.conv2]
+        return layers + [self.fc]
 
 
 @register_model(tiny={"depth": 8, "width": 4})

@@ -18,7 +18,7 @@ from torch import nn
 
 from ._registry import register_model
 
-MAX_VOCAB = 20000  # the ids the datasets of convstudies.text produce are below this
+MAX_VOCAB = 20000  # the ids the datasets of convstudies.datasets.text produce are below this
 
 
 class _TokenInput:
@@ -71,6 +71,16 @@ class TextCNN(_TokenInput, nn.Module):
     def forward(self, x):
         pooled = [m.amax(dim=2) for m in self.feature_maps(x)]  # max over time
         return self.fc(self.dropout(torch.cat(pooled, dim=1)))
+
+    def pooled_features(self) -> list[tuple[int, int]]:
+        """(index into ``widths`` and :meth:`feature_maps`, map) of every pooled feature, in the
+        order the FC layer reads them (its weight column ``f`` belongs to entry ``f``)."""
+        return [(j, c) for j, conv in enumerate(self.convs) for c in range(conv.out_channels)]
+
+    def window(self, j: int, t: int) -> range:
+        """Token positions that position ``t`` of width ``widths[j]``'s feature map covers
+        (positions outside ``0 .. L-1`` are the padding)."""
+        return range(t - self.widths[j] + 1, t + 1)
 
 
 class BagOfWords(_TokenInput, nn.Module):

@@ -16,7 +16,7 @@ def _one_thread():
 @pytest.fixture(scope="session")
 def digits_data():
     """sklearn's 8x8 digits as a TensorDataset: the cheapest real data for training tests."""
-    from convstudies.data import digits
+    from convstudies.datasets.embedded import digits
 
     return digits()
 
@@ -33,6 +33,26 @@ def run_cfg():
         "train": {"epochs": 2, "batch_size": 64, "lr": 0.01},
         "evaluations": [{"name": "accuracy"}],
     }))
+
+
+@pytest.fixture
+def studies_dir(tmp_path):
+    """A copy of the translation study directory to break in tests (``studies_dir/translation/``)."""
+    import shutil
+
+    shutil.copytree(REPO / "studies" / "translation", tmp_path / "translation",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    return tmp_path
+
+
+def edit_study(studies_dir, fn, study="translation"):
+    """Apply ``fn`` to a study file's parsed YAML and write it back."""
+    import yaml
+
+    p = studies_dir / study / "study.yaml"
+    doc = yaml.safe_load(p.read_text())
+    fn(doc)
+    p.write_text(yaml.safe_dump(doc))
 
 
 def snakemake_cmd(workdir: Path, *args: str) -> list[str]:

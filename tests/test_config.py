@@ -3,31 +3,9 @@ import copy
 import pytest
 import yaml
 
-from convstudies.config import (ConfigError, check_models, expand_points, load_study, plan, run_id,
-                                validate_config)
+from convstudies.config import ConfigError, expand_points, load_study, run_id, validate_config
 
-from conftest import REPO
-
-
-@pytest.fixture
-def studies_dir(tmp_path):
-    """A copy of the translation study to break in tests."""
-    (tmp_path / "translation.yaml").write_text((REPO / "studies" / "translation.yaml").read_text())
-    return tmp_path
-
-
-def edit(studies_dir, fn):
-    p = studies_dir / "translation.yaml"
-    doc = yaml.safe_load(p.read_text())
-    fn(doc)
-    p.write_text(yaml.safe_dump(doc))
-
-
-def test_real_studies_plan_at_every_scale():
-    for scale in ("tiny", "embedded"):
-        cfg = validate_config({"scale": scale, "studies": ["translation"]})
-        p = plan(cfg)
-        assert {"mlp", "cnn_flatten", "cnn_gap"} <= set(p["translation"]["points"])
+from conftest import edit_study
 
 
 def test_defaults_are_filled_in():
@@ -46,33 +24,15 @@ def test_unknown_config_key_and_study_typo():
 
 
 def test_negative_kernel_size_names_the_point_and_key(studies_dir):
-    edit(studies_dir, lambda d: d["grid"][1]["set"]["model"]["blocks"][0].update(kernel=-3))
+    edit_study(studies_dir, lambda d: d["grid"][1]["set"]["model"]["blocks"][0].update(kernel=-3))
     with pytest.raises(ConfigError, match=r"(?s)point 'cnn_flatten'.*model\.blocks\[0\]\.kernel: -3 is less than the minimum of 1"):
         expand_points(load_study("translation", studies_dir), "embedded", "translation.yaml")
 
 
 def test_unknown_key_in_study_file(studies_dir):
-    edit(studies_dir, lambda d: d["defaults"]["train"].update(epoch=3))
+    edit_study(studies_dir, lambda d: d["defaults"]["train"].update(epoch=3))
     with pytest.raises(ConfigError, match=r"(?s)train: Additional properties.*'epoch' was unexpected.*allowed keys: .*epochs"):
         expand_points(load_study("translation", studies_dir), "embedded", "translation.yaml")
-
-
-def test_unknown_model_name_and_argument(studies_dir):
-    edit(studies_dir, lambda d: d["grid"][0]["set"]["model"].update(name="mlpp"))
-    pts = expand_points(load_study("translation", studies_dir), "embedded", "translation.yaml")
-    with pytest.raises(ConfigError, match=r"(?s)point 'mlp': model.name: unknown model 'mlpp'; registered: cnn, .*lenet5"):
-        check_models(pts, "translation.yaml")
-    edit(studies_dir, lambda d: d["grid"][0]["set"]["model"].update(name="mlp", heads=2))
-    pts = expand_points(load_study("translation", studies_dir), "embedded", "translation.yaml")
-    with pytest.raises(ConfigError, match=r"(?s)'mlp' does not take \['heads'\]; allowed: depth, dropout, width"):
-        check_models(pts, "translation.yaml")
-
-
-def test_unknown_dataset(studies_dir):
-    edit(studies_dir, lambda d: d["defaults"]["data"].update(dataset="mnist6k"))
-    pts = expand_points(load_study("translation", studies_dir), "embedded", "translation.yaml")
-    with pytest.raises(ConfigError, match=r"data.dataset: unknown dataset 'mnist6k'; available: mnist5k"):
-        check_models(pts, "translation.yaml")
 
 
 def test_all_studies_in_the_lectures_order():
@@ -81,7 +41,7 @@ def test_all_studies_in_the_lectures_order():
 
 
 def test_study_id_must_match_file_name(studies_dir):
-    edit(studies_dir, lambda d: d.update(study="translate"))
+    edit_study(studies_dir, lambda d: d.update(study="translate"))
     with pytest.raises(ConfigError, match="must equal the file name"):
         load_study("translation", studies_dir)
 

@@ -51,3 +51,12 @@ def test_random_shifts_are_seeded_and_bounded():
     assert a[0].min() == -4 and a[0].max() == 4
     x = torch.rand(4, 1, 6, 6)
     assert random_translate(x, 0) is x
+
+
+def test_random_flip_mirrors_about_half():
+    from convstudies.shifts import random_flip
+
+    x = torch.arange(4.0).repeat(1000, 1, 1, 1)
+    out = random_flip(x, torch.Generator().manual_seed(0))
+    flipped = (out[:, 0, 0, 0] == 3).float().mean()
+    assert 0.4 < flipped < 0.6 and set(out[:, 0, 0, 0].tolist()) == {0.0, 3.0}

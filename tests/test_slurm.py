@@ -2,7 +2,7 @@
 
 A session fixture starts a single-node cluster on this machine (munged, slurmctld and
 slurmd from Debian's slurm-wlm packages; no accounting database, so job states come from
-squeue; see tests/slurm_cluster.py) with its config in a temporary directory, and stops
+squeue; see tests/helpers/slurm_cluster.py) with its config in a temporary directory, and stops
 it at the end. Without the binaries, or where the daemons cannot start (not root, no
 mount namespaces), every test here is skipped with the reason. Install them with
 .ci/install_slurm.sh.
@@ -28,7 +28,7 @@ import pytest
 import yaml
 
 from conftest import REPO, snakemake_cmd
-from slurm_cluster import ClusterUnavailable, SlurmCluster
+from helpers.slurm_cluster import ClusterUnavailable, SlurmCluster
 
 pytestmark = [pytest.mark.slurm, pytest.mark.slow]
 
@@ -162,7 +162,7 @@ def test_workflow_runs_on_slurm_like_locally(slurm_cluster, slurm_run, local_ref
     # every job but the local target rule went through sbatch, once, and completed there
     subs = submissions(proc)
     assert len(subs) == n_steps - 1, tail(proc)
-    assert {s["rule"] for s in subs} == {"prepare_data", "train", "tables", "figure", "verdict", "report_markdown"}
+    assert {s["rule"] for s in subs} == {"prepare_data", "train", "tables", "figures", "verdict", "report_markdown"}
     states = {j["id"]: j for j in slurm_cluster.jobs()}
     for s in subs:
         assert states[s["slurm_id"]]["state"] == "COMPLETED", states.get(s["slurm_id"])

@@ -35,38 +35,6 @@ def test_decide_combines_checks():
     assert ev["outcome"] == "pass" and ev["threshold"] == 0.3
 
 
-def hand_made_translation_table(mlp_acc_at_8, gap_acc_at_8, seeds=(0, 1, 2)):
-    """Tidy rows as runs would produce them: accuracy vs shift and consistency."""
-    rows = []
-    for point, model, acc8, cons in [("mlp", "MLP", mlp_acc_at_8, 0.2), ("cnn_gap", "CNN gap", gap_acc_at_8, 0.9),
-                                     ("cnn_flatten", "CNN flat", 0.2, 0.3)]:
-        for s in seeds:
-            jitter = 0.01 * s
-            base = {"study": "translation", "point": point, "model": model, "run": f"seed{s}", "seed": s,
-                    "status": "ok"}
-            for d in ("right", "up"):
-                for shift, acc in ((0, 0.95), (8, acc8)):
-                    rows.append({**base, "condition": "shift", "shift": shift, "direction": d,
-                                 "metric": "accuracy", "value": acc + jitter})
-            rows.append({**base, "condition": "consistency", "shift": 8, "metric": "consistency",
-                         "value": cons + jitter})
-            rows.append({**base, "condition": "final", "metric": "params", "value": 1000})
-    return pd.DataFrame(rows)
-
-
-@pytest.mark.parametrize("mlp8,gap8,expected", [(0.1, 0.93, HOLDS), (0.9, 0.93, NOT_HOLDS), (0.1, 0.5, NOT_HOLDS)])
-def test_translation_verdict_on_hand_made_tables(mlp8, gap8, expected):
-    from convstudies.studies import translation
-
-    table = translation.derive(hand_made_translation_table(mlp8, gap8))
-    summary = summarize(table)
-    result = translation.verdict(table, summary, {"mlp_drop_min": 0.3, "gap_drop_max": 0.1,
-                                                   "consistency_margin": 0.15})
-    assert result["verdict"] == expected
-    drop = next(e for e in result["evidence"] if e["name"].startswith("MLP"))
-    assert drop["estimate"] == pytest.approx(0.95 - mlp8, abs=1e-9)
-
-
 def test_summary_excludes_diverged_runs_and_counts_them():
     rows = [{"point": "p", "run": f"r{s}", "seed": s, "status": "ok", "condition": "test", "metric": "accuracy",
              "value": v} for s, v in enumerate([0.8, 0.9])]
@@ -78,7 +46,7 @@ def test_summary_excludes_diverged_runs_and_counts_them():
 
 
 def test_anchor_table_puts_our_error_beside_the_papers():
-    from convstudies.analysis import anchor_table
+    from convstudies.report import anchor_table
 
     summary = pd.DataFrame([{"point": "lenet", "condition": "test", "metric": "accuracy", "mean": 0.99,
                              "ci_low": 0.985, "ci_high": 0.995}])
@@ -88,14 +56,3 @@ def test_anchor_table_puts_our_error_beside_the_papers():
     assert row["ours (full) %"] == pytest.approx(1.0)
     assert row["difference"] == pytest.approx(0.05)
     assert row["95 % CI"] == "[0.50, 1.50]"
-
-
-def test_random_flip_mirrors_about_half():
-    import torch
-
-    from convstudies.shifts import random_flip
-
-    x = torch.arange(4.0).repeat(1000, 1, 1, 1)
-    out = random_flip(x, torch.Generator().manual_seed(0))
-    flipped = (out[:, 0, 0, 0] == 3).float().mean()
-    assert 0.4 < flipped < 0.6 and set(out[:, 0, 0, 0].tolist()) == {0.0, 3.0}

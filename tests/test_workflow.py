@@ -1,9 +1,10 @@
-"""The real Snakemake workflow at the tiny scale, in a temporary directory.
+"""The real Snakemake workflow at the tiny scale, every study, in a temporary directory.
 
-One test interrupts a run with SIGKILL once some runs have finished, reruns the same
-command and checks that nothing finished was retrained or overwritten, then checks every
-output (tables, figures, claim, report). The tiny scale trains in seconds, but each job
-pays the torch import, so the module takes about a minute on 2 cores.
+One session-wide run (``tiny_results``) is interrupted with SIGKILL once some runs have
+finished and resumed with the same command; the tests check that nothing finished was
+retrained, then every study's outputs (a matrix over the studies, like a catalog
+workflow's CI over its test configs), and that the analysis steps and the planning import
+no torch. The tiny scale trains in seconds, but each training job pays the torch import.
 """
 import json
 import os
@@ -14,10 +15,14 @@ import time
 import pandas as pd
 import pytest
 
-from conftest import snakemake_cmd
+from convstudies.config import load_study, ordered_studies
+from helpers.processes import VIOLATION, run_without_torch
+
+from conftest import REPO, snakemake_cmd
 
 pytestmark = pytest.mark.slow
-TINY = ["--config", "scale=tiny", "studies=[translation]", "--cores", "2"]
+STUDIES = ordered_studies()
+TINY = ["--config", "scale=tiny", "--cores", "2"]
 
 
 def finished_runs(workdir):
@@ -26,12 +31,13 @@ def finished_runs(workdir):
                   if not p.parent.name.endswith(".partial"))
 
 
-@pytest.fixture(scope="module")
-def interrupted_then_resumed(tmp_path_factory):
+@pytest.fixture(scope="session")
+def tiny_results(tmp_path_factory):
+    """The tiny workflow over every study, killed with SIGKILL mid-way, then resumed."""
     wd = tmp_path_factory.mktemp("wf")
     proc = subprocess.Popen(snakemake_cmd(wd, *TINY), stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
                             start_new_session=True)
-    deadline = time.time() + 240
+    deadline = time.time() + 300
     while len(finished_runs(wd)) < 2 and time.time() < deadline and proc.poll() is None:
         time.sleep(0.2)
     assert proc.poll() is None, "the workflow finished before it could be interrupted"
@@ -39,13 +45,13 @@ def interrupted_then_resumed(tmp_path_factory):
     proc.wait()
     before = {p: p.stat().st_mtime_ns for p in finished_runs(wd)}
     assert before and not (wd / "results" / "REPORT.md").exists()
-    resumed = subprocess.run(snakemake_cmd(wd, *TINY), capture_output=True, text=True, timeout=600)
+    resumed = subprocess.run(snakemake_cmd(wd, *TINY), capture_output=True, text=True, timeout=1800)
     assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
     return wd, before
 
 
-def test_interrupted_runs_are_kept_and_only_missing_work_is_done(interrupted_then_resumed):
-    wd, before = interrupted_then_resumed
+def test_interrupted_runs_are_kept_and_only_missing_work_is_done(tiny_results):
+    wd, before = tiny_results
     after = {p: p.stat().st_mtime_ns for p in finished_runs(wd)}
     assert all(after[p] == t for p, t in before.items()), "a finished run was retrained or overwritten"
     assert len(after) > len(before)
@@ -54,36 +60,76 @@ def test_interrupted_runs_are_kept_and_only_missing_work_is_done(interrupted_the
     assert not list((wd / "results" / "runs").rglob("*.partial"))
 
 
-def test_table_claim_figures_and_report(interrupted_then_resumed):
-    wd, _ = interrupted_then_resumed
-    res = wd / "results"
-    table = pd.read_csv(res / "tables" / "translation.csv")
+@pytest.mark.parametrize("study", STUDIES)
+def test_every_study_gives_tables_a_claim_figures_and_a_report_section(tiny_results, study):
+    res = tiny_results[0] / "results"
+    spec = load_study(study)
+    table = pd.read_csv(res / "tables" / f"{study}.csv")
     assert {"study", "point", "run", "seed", "condition", "metric", "value"} <= set(table.columns)
-    assert set(table["seed"]) == {0, 1}
+    assert set(table["seed"]) == set(spec["scales"]["tiny"]["seeds"])
+    summary = pd.read_csv(res / "tables" / f"{study}_summary.csv")
+    assert {"mean", "ci_low", "ci_high", "n"} <= set(summary.columns)
+    claim = json.loads((res / "claims" / f"{study}.json").read_text())
+    assert claim["study"] == study and claim["verdict"] in ("holds", "does not hold", "inconclusive")
+    assert claim["thresholds"] == spec["thresholds"] and claim["evidence"]
+    assert all({"estimate", "ci_low", "ci_high", "threshold", "outcome"} <= set(e) for e in claim["evidence"])
+    for fig in spec["figures"]:
+        png = res / "figures" / study / f"{fig}.png"
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5_000
+    report = (res / "REPORT.md").read_text()
+    assert f"## {study}" in report and f"figures/{study}/{next(iter(spec['figures']))}.png" in report
+
+
+def test_translation_table_holds_the_shift_sweep(tiny_results):
+    table = pd.read_csv(tiny_results[0] / "results" / "tables" / "translation.csv")
     assert {"mlp", "cnn_flatten", "cnn_gap"} <= set(table["point"])
     sweep = table[(table.condition == "shift") & (table.point == "mlp")]
     assert sorted(sweep["shift"].unique()) == [0, 2, 4, 6, 8] and sweep["value"].between(0, 1).all()
-    summary = pd.read_csv(res / "tables" / "translation_summary.csv")
-    assert {"mean", "ci_low", "ci_high", "n"} <= set(summary.columns)
-    claim = json.loads((res / "claims" / "translation.json").read_text())
-    assert claim["study"] == "translation" and claim["verdict"] in ("holds", "does not hold", "inconclusive")
-    assert claim["thresholds"]["mlp_drop_min"] == 0.3
-    assert all({"estimate", "ci_low", "ci_high", "threshold"} <= set(e) for e in claim["evidence"])
-    for fig in ("accuracy_vs_shift", "consistency_vs_shift", "sample_efficiency"):
-        png = res / "figures" / "translation" / f"{fig}.png"
-        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
-    report = (res / "REPORT.md").read_text()
-    assert "## translation" in report and claim["verdict"] in report
-    assert "figures/translation/accuracy_vs_shift.png" in report
 
 
-def test_html_report_with_captions(interrupted_then_resumed):
-    wd, _ = interrupted_then_resumed
+@pytest.mark.parametrize("study", STUDIES)
+def test_analysis_steps_import_no_torch_and_reproduce_the_workflow(tiny_results, study, tmp_path):
+    """tables, figures and verdict as the rules run them, each in a fresh process that refuses torch."""
+    wd = tiny_results[0]
+    res = wd / "results"
+    summaries = sorted(str(p) for p in (res / "runs" / study).glob("*.json"))
+    table, summary = tmp_path / "t.csv", tmp_path / "s.csv"
+    outs = [f"{f}={tmp_path / f}.png" for f in load_study(study)["figures"]]
+    for args in (["tables", "--study", study, "--summaries", *summaries, "--table", str(table), "--summary", str(summary)],
+                 ["figures", "--study", study, "--table", str(table), "--summary", str(summary), "--out", *outs],
+                 ["verdict", "--study", study, "--table", str(table), "--summary", str(summary),
+                  "--out", str(tmp_path / "claim.json")]):
+        out = run_without_torch(["-m", "convstudies", *args], cwd=wd)
+        assert out.returncode == 0 and VIOLATION not in out.stderr, (args[0], out.stderr[-3000:])
+    assert table.read_text() == (res / "tables" / f"{study}.csv").read_text()
+    assert json.loads((tmp_path / "claim.json").read_text()) == json.loads((res / "claims" / f"{study}.json").read_text())
+    assert all((tmp_path / f"{f}.png").stat().st_size > 5_000 for f in load_study(study)["figures"])
+
+
+def test_report_step_imports_no_torch(tiny_results, tmp_path):
+    res = tiny_results[0] / "results"
+    claims = [str(res / "claims" / f"{s}.json") for s in STUDIES]
+    out = run_without_torch(["-m", "convstudies", "report", "--claims", *claims, "--scale", "tiny",
+                             "--out", str(res / "REPORT-again.md")])
+    assert out.returncode == 0 and VIOLATION not in out.stderr, out.stderr[-3000:]
+    assert (res / "REPORT-again.md").read_text() == (res / "REPORT.md").read_text()
+
+
+def test_planning_the_workflow_imports_no_torch(tmp_path):
+    out = run_without_torch(["-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(tmp_path), "-n",
+                             "--cores", "2"])
+    assert out.returncode == 0 and VIOLATION not in out.stderr, out.stdout[-2000:] + out.stderr[-2000:]
+    assert "train" in out.stdout
+
+
+def test_html_report_with_captions(tiny_results):
+    wd, _ = tiny_results
     out = subprocess.run(snakemake_cmd(wd, *TINY, "--report", "results/report.html"), capture_output=True,
                          text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-3000:]
     html = (wd / "results" / "report.html").read_text(errors="replace")
-    assert "Test accuracy against the shift of the test digits" in html
+    assert "Test accuracy against the shift of the test digits" in html  # a translation figure's caption
+    assert "c1_kernels" in html  # figures of every study, one job per study
 
 
 @pytest.mark.parametrize("args,message", [

@@ -11,11 +11,12 @@ from pathlib import Path
 
 import torch
 
-from ..data import TensorDataset, build_dataset
-from ..models import create_model
+from ..datasets import build_dataset
+from ..datasets.base import TensorDataset
+from ..evaluations import get_evaluation
+from ..models import build_model
 from ..shifts import place_on_canvas
 from .batches import TensorBatches
-from .evaluations import get_evaluation
 from .provenance import provenance
 
 _DATA_CACHE: dict = {}
@@ -132,8 +133,7 @@ def fit(cfg: dict, data: TensorDataset, device: torch.device, precision: str = "
     _quiet_lightning()
     seed, tc = cfg["seed"], cfg["train"]
     pl.seed_everything(seed, workers=False, verbose=False)
-    model_kw = {k: v for k, v in cfg["model"].items() if k != "name"}
-    model = create_model(cfg["model"]["name"], in_shape=data.in_shape, num_classes=data.num_classes, **model_kw)
+    model = build_model(cfg["model"], data.in_shape, data.num_classes, seed=seed)
     if init_weights is not None:
         load_initial_weights(model, init_weights, tc.get("freeze_backbone", False))
     if data.x_train.dim() == 4:  # channels-last: ~2x faster convolutions on CPU (oneDNN) and on GPUs
@@ -167,6 +167,8 @@ def train(cfg: dict, data: TensorDataset | None = None, run_dir: str | Path | No
     metrics dict; a run whose loss becomes NaN has status "diverged".
     """
     t_start = time.time()
+    # looked up before training, so a misspelt evaluation costs no training run
+    evaluations = [(get_evaluation(ev["name"]), ev.get("params", {})) for ev in cfg["evaluations"]]
     device = resolve_device(accelerator)
     precision = resolve_precision(precision, device)
     ds = data if data is not None else load_data(cfg["data"]["dataset"], data_path, device)
@@ -182,8 +184,8 @@ def train(cfg: dict, data: TensorDataset | None = None, run_dir: str | Path | No
         metrics.update(status="diverged", diverged_epoch=module.diverged_epoch, evaluations=[])
     else:
         rows = []
-        for ev in cfg["evaluations"]:
-            rows += get_evaluation(ev["name"])(model, ds, cfg, **ev.get("params", {}))
+        for evaluate, params in evaluations:
+            rows += evaluate(model, ds, cfg, **params)
         metrics["evaluations"] = rows
         metrics["final"] = {k: v for k, v in module.history[-1].items() if k != "epoch"} if module.history else {}
     metrics["wall_seconds"] = time.time() - t_start

@@ -1,3 +1,4 @@
+# Analysis steps import pandas/matplotlib and the study's analysis or figures module, never torch.
 rule tables:
     input:
         entry_summaries,
@@ -9,30 +10,33 @@ rule tables:
     conda:
         ENV
     shell:
-        "python -m convstudies.analysis tables --study {wildcards.study} --summaries {input}"
-        " --table {output.table} --summary {output.summary} > {log} 2>&1"
+        "python -m convstudies tables --study {wildcards.study} --summaries {input:q}"
+        " --table {output.table:q} --summary {output.summary:q} > {log:q} 2>&1"
 
 
-rule figure:
+# One job draws every figure of a study (one process, one matplotlib import).
+rule figures:
     input:
         table=f"{RES}/tables/{{study}}.csv",
         summary=f"{RES}/tables/{{study}}_summary.csv",
     output:
         report(
-            f"{RES}/figures/{{study}}/{{figure}}.png",
+            directory(f"{RES}/figures/{{study}}"),
+            patterns=["{figure}.png"],
             caption="../report/figure.rst",
             category="{study}",
             labels={"study": "{study}", "figure": "{figure}"},
         ),
     params:
-        caption=figure_caption,
+        captions=figure_captions,
+        outs=figure_outs,
     log:
-        f"{RES}/logs/figure/{{study}}/{{figure}}.log",
+        f"{RES}/logs/figures/{{study}}.log",
     conda:
         ENV
     shell:
-        "python -m convstudies.analysis figure --study {wildcards.study} --figure {wildcards.figure}"
-        " --table {input.table} --summary {input.summary} --out {output} > {log} 2>&1"
+        "python -m convstudies figures --study {wildcards.study}"
+        " --table {input.table:q} --summary {input.summary:q} --out {params.outs} > {log:q} 2>&1"
 
 
 rule verdict:
@@ -46,5 +50,5 @@ rule verdict:
     conda:
         ENV
     shell:
-        "python -m convstudies.analysis verdict --study {wildcards.study}"
-        " --table {input.table} --summary {input.summary} --out {output} > {log} 2>&1"
+        "python -m convstudies verdict --study {wildcards.study}"
+        " --table {input.table:q} --summary {input.summary:q} --out {output:q} > {log:q} 2>&1"

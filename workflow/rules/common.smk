@@ -1,9 +1,11 @@
 # Plans the workflow from the config and the study files; bad input stops it here,
 # before any job starts, with a message naming the file, the key and what is allowed.
-import json
+# Nothing imported here imports torch: planning stays fast on every start and SLURM job.
+import shlex
 
-from convstudies.config import ConfigError, plan, run_entry, source_entries, validate_config
-from convstudies.full_data import unavailable
+from convstudies.config import ConfigError, run_entry, source_entries, validate_config
+from convstudies.datasets.sources import unavailable
+from convstudies.plan import plan
 
 try:
     validate_config(config)
@@ -29,7 +31,6 @@ ENV = "../../environment.yml"
 wildcard_constraints:
     study="[a-z0-9_]+",
     entry="[a-z0-9_]+",
-    figure="[a-z0-9_]+",
     dataset="[a-z0-9_]+",
 
 
@@ -54,17 +55,19 @@ def figures(study):
     return list(PLAN[study]["study"].get("figures", {}))
 
 
-def figure_caption(wildcards):
-    return PLAN[wildcards.study]["study"]["figures"][wildcards.figure].strip()
+def figure_captions(wildcards):
+    return {f: " ".join(c.split()) for f, c in PLAN[wildcards.study]["study"].get("figures", {}).items()}
 
 
-def study_figures(wildcards):
-    return [f"{RES}/figures/{wildcards.study}/{f}.png" for f in figures(wildcards.study)]
+def figure_outs(wildcards, output):
+    """FIGURE=PATH pairs for the figures step, quoted for the shell."""
+    return " ".join(shlex.quote(f"{f}={output[0]}/{f}.png") for f in figures(wildcards.study))
 
 
 def all_outputs():
     out = [f"{RES}/REPORT.md"]
     for s in PLAN:
         out += [f"{RES}/tables/{s}.csv", f"{RES}/claims/{s}.json"]
-        out += [f"{RES}/figures/{s}/{f}.png" for f in figures(s)]
+        if figures(s):
+            out.append(f"{RES}/figures/{s}")
     return out

@@ -11,4 +11,4 @@ rule prepare_data:
     conda:
         ENV
     shell:
-        "python -m convstudies.data {wildcards.dataset} {output} --root {params.root} > {log} 2>&1"
+        "python -m convstudies prepare-data {wildcards.dataset} {output:q} --root {params.root:q} > {log:q} 2>&1"

@@ -1,7 +1,7 @@
 rule report_markdown:
     input:
         claims=expand(f"{RES}/claims/{{study}}.json", study=list(PLAN)),
-        figures=[f"{RES}/figures/{s}/{f}.png" for s in PLAN for f in figures(s)],
+        figures=[f"{RES}/figures/{s}" for s in PLAN if figures(s)],
     output:
         f"{RES}/REPORT.md",
     params:
@@ -11,5 +11,5 @@ rule report_markdown:
     conda:
         ENV
     shell:
-        "python -m convstudies.analysis report --claims {input.claims} --scale {params.scale}"
-        " --out {output} > {log} 2>&1"
+        "python -m convstudies report --claims {input.claims:q} --scale {params.scale}"
+        " --out {output:q} > {log:q} 2>&1"

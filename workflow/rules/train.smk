@@ -25,9 +25,9 @@ rule train:
     conda:
         ENV
     shell:
-        "python -m convstudies.run --study {wildcards.study} --entry {wildcards.entry}"
-        " --scale {params.scale} --seeds {params.seeds} --runs-dir {params.runs_dir}"
-        " --summary {output} --data {params.data_dir} --threads {threads}"
+        "python -m convstudies train-entry --study {wildcards.study} --entry {wildcards.entry}"
+        " --scale {params.scale} --seeds {params.seeds} --runs-dir {params.runs_dir:q}"
+        " --summary {output:q} --data {params.data_dir:q} --threads {threads}"
         " --accelerator {params.accelerator} --precision {params.precision} {params.fail}"
         " --jobs-per-gpu {params.jobs_per_gpu}"
-        " > {log} 2>&1"
+        " > {log:q} 2>&1"

@@ -1,0 +1,230 @@
+"""The ``convstudies`` command (also ``python -m convstudies``).
+
+    convstudies list studies|models|datasets|evaluations
+    convstudies check [--scale S] [--studies ID ...]     plan and check the study contract, no training
+    convstudies run ID [ID ...] [--scale S] [--cores N]  one or more studies through the workflow
+    convstudies evaluate RUN_DIR (--idx-dir DIR | --dataset NAME) [--split S]
+
+The workflow's rules call the remaining subcommands (prepare-data, train-entry, tables,
+figures, verdict, report). Each subcommand imports what it needs when it runs, so the
+analysis steps never import torch.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+STEP = "workflow step (called by the rules)"
+
+
+# ---------------------------------------------------------------- user commands
+
+def cmd_list(a) -> int:
+    if a.what == "studies":
+        from .config import load_study, ordered_studies
+
+        for sid in ordered_studies():
+            print(f"{sid:16s} {' '.join(load_study(sid)['claim'].split())}")
+        return 0
+    registry = {"models": "convstudies.models:MODELS", "datasets": "convstudies.datasets:DATASETS",
+                "evaluations": "convstudies.evaluations:EVALUATIONS"}[a.what]
+    module, name = registry.split(":")
+    import importlib
+
+    reg = getattr(importlib.import_module(module), name)
+    for n in reg.names():
+        e = reg.entry(n)
+        first = e.doc.strip().splitlines()[0] if e.doc.strip() else ""
+        print(f"{n:22s} ({', '.join(e.params)})  {first}")
+    return 0
+
+
+def cmd_check(a) -> int:
+    from .config import ConfigError, validate_config
+    from .plan import plan
+
+    try:
+        config = validate_config({"scale": a.scale, "studies": a.studies or "all"})
+        planned = plan(config)
+    except ConfigError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    for sid, p in planned.items():
+        print(f"{sid:16s} {len(p['points']):3d} points x {len(p['seeds'])} seeds: ok")
+    return 0
+
+
+def cmd_run(a) -> int:
+    cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--cores", str(a.cores),
+           "--config", f"studies=[{','.join(a.studies)}]", f"scale={a.scale}", *a.snakemake_args]
+    print(" ".join(cmd), flush=True)
+    return subprocess.call(cmd, cwd=a.directory)
+
+
+def cmd_evaluate(a) -> int:
+    try:
+        if a.idx_dir:
+            if a.split == "val":
+                raise ValueError("MNIST IDX files have train and test splits only")
+            from .datasets.vision import read_idx
+
+            x, y = read_idx(a.idx_dir, a.split)
+            name = f"mnist_idx-{a.split}"
+        else:
+            from .datasets import build_dataset
+
+            ds = build_dataset(a.dataset)
+            x, y = getattr(ds, f"x_{a.split}"), getattr(ds, f"y_{a.split}")
+            name = f"{a.dataset}-{a.split}"
+        out = a.out or a.run_dir / "evaluations" / f"{name}.json"
+        if out.exists():
+            raise FileExistsError(f"{out} exists; pass another --out to keep both")
+        from .engine.runs import evaluate_run
+
+        acc = evaluate_run(a.run_dir, x, y)
+    except (ValueError, FileNotFoundError, FileExistsError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"run": str(a.run_dir), "data": name, "n": len(y), "accuracy": acc}, indent=1))
+    print(f"{name}: accuracy {acc:.4f} on {len(y)} examples -> {out}")
+    return 0
+
+
+# ---------------------------------------------------------------- workflow steps
+
+def cmd_prepare_data(a) -> int:
+    from .datasets import build_dataset
+
+    build_dataset(a.name, a.root).save(a.out)
+    return 0
+
+
+def cmd_train_entry(a) -> int:
+    from .engine.jobs import run_job
+
+    return run_job(a)
+
+
+def cmd_tables(a) -> int:
+    from .steps import tables
+
+    tables(a.study, a.summaries, a.table, a.summary)
+    return 0
+
+
+def cmd_figures(a) -> int:
+    from .steps import figures
+
+    outs = dict(pair.split("=", 1) for pair in a.out)
+    figures(a.study, a.table, a.summary, {k: Path(v) for k, v in outs.items()})
+    return 0
+
+
+def cmd_verdict(a) -> int:
+    from .steps import verdict
+
+    print(json.dumps(verdict(a.study, a.table, a.summary, a.out), indent=1))
+    return 0
+
+
+def cmd_report(a) -> int:
+    from .report import report
+
+    report(a.claims, a.out, a.scale)
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="convstudies", description="Every claim of a classic CNN lecture as a "
+                                "measured, re-runnable study.", formatter_class=argparse.RawDescriptionHelpFormatter,
+                                epilog="Reproduce everything: snakemake (see README.md).")
+    sub = p.add_subparsers(dest="cmd", required=True, metavar="COMMAND")
+
+    s = sub.add_parser("list", help="list studies, models, datasets or evaluations")
+    s.add_argument("what", choices=["studies", "models", "datasets", "evaluations"])
+    s.set_defaults(fn=cmd_list)
+
+    s = sub.add_parser("check", help="plan the studies and check their contract (no training)")
+    s.add_argument("--scale", default="embedded")
+    s.add_argument("--studies", nargs="*", default=None, help="study ids (default: all)")
+    s.set_defaults(fn=cmd_check)
+
+    s = sub.add_parser("run", help="run studies through the workflow (training, tables, figures, verdicts, report)")
+    s.add_argument("studies", nargs="+", metavar="ID")
+    s.add_argument("--scale", default="embedded", help="tiny, embedded (default) or full")
+    s.add_argument("--cores", type=int, default=2)
+    s.add_argument("--directory", type=Path, default=None, help="working directory (results/ goes there)")
+    s.add_argument("snakemake_args", nargs=argparse.REMAINDER, help="after --: passed on to snakemake")
+    s.set_defaults(fn=cmd_run)
+
+    s = sub.add_parser("evaluate", help="evaluate a trained run on another dataset split")
+    s.add_argument("run_dir", type=Path)
+    src = s.add_mutually_exclusive_group(required=True)
+    src.add_argument("--idx-dir", type=Path, help="directory with MNIST IDX files (plain or .gz, or MNIST/raw/)")
+    src.add_argument("--dataset", help="a registered dataset name (e.g. mnist5k)")
+    s.add_argument("--split", default="test", choices=["train", "val", "test"])
+    s.add_argument("--out", type=Path, default=None, help="result JSON (default RUN_DIR/evaluations/<name>.json)")
+    s.set_defaults(fn=cmd_evaluate)
+
+    s = sub.add_parser("prepare-data", help=f"{STEP}: a dataset as a tensor file")
+    s.add_argument("name")
+    s.add_argument("out", type=Path)
+    s.add_argument("--root", type=Path, default=None, help="data root of datasets read from files")
+    s.set_defaults(fn=cmd_prepare_data)
+
+    s = sub.add_parser("train-entry", help=f"{STEP}: train every run of one grid entry")
+    s.add_argument("--study", required=True)
+    s.add_argument("--entry", required=True)
+    s.add_argument("--scale", default="embedded")
+    s.add_argument("--seeds", type=int, nargs="*", default=None)
+    s.add_argument("--runs-dir", type=Path, required=True, help="results/runs/<study>")
+    s.add_argument("--summary", type=Path, required=True, help="job summary JSON, written last")
+    s.add_argument("--data", type=Path, default=None, help="directory of the prepared datasets")
+    s.add_argument("--accelerator", default="auto")
+    s.add_argument("--precision", default="auto")
+    s.add_argument("--threads", type=int, default=1)
+    s.add_argument("--jobs-per-gpu", type=int, default=1, help="training jobs sharing one GPU")
+    s.add_argument("--gpu-locks", type=Path, default=None, help="directory of the GPU slot lock files")
+    s.add_argument("--fail-run", action="append", default=[], help="fault injection: run ids that raise")
+    s.set_defaults(fn=cmd_train_entry)
+
+    s = sub.add_parser("tables", help=f"{STEP}: a study's tidy table and summary")
+    s.add_argument("--study", required=True)
+    s.add_argument("--summaries", nargs="+", type=Path, required=True)
+    s.add_argument("--table", type=Path, required=True)
+    s.add_argument("--summary", type=Path, required=True)
+    s.set_defaults(fn=cmd_tables)
+
+    for name, fn, helptext in (("figures", cmd_figures, "a study's figures"), ("verdict", cmd_verdict,
+                                                                                "a study's claims JSON")):
+        s = sub.add_parser(name, help=f"{STEP}: {helptext}")
+        s.add_argument("--study", required=True)
+        s.add_argument("--table", type=Path, required=True)
+        s.add_argument("--summary", type=Path, required=True)
+        s.set_defaults(fn=fn)
+    sub.choices["figures"].add_argument("--out", nargs="+", required=True, metavar="FIGURE=PNG")
+    sub.choices["verdict"].add_argument("--out", type=Path, required=True)
+
+    s = sub.add_parser("report", help=f"{STEP}: REPORT.md")
+    s.add_argument("--claims", nargs="+", type=Path, required=True)
+    s.add_argument("--out", type=Path, required=True)
+    s.add_argument("--scale", default="embedded")
+    s.set_defaults(fn=cmd_report)
+    return p
+
+
+def main(argv=None) -> int:
+    a = parser().parse_args(argv)
+    if getattr(a, "snakemake_args", None) and a.snakemake_args[0] == "--":
+        a.snakemake_args = a.snakemake_args[1:]
+    return a.fn(a)
+
+
+def evaluate_main(argv=None) -> int:
+    """``convstudies-evaluate``: the same as ``convstudies evaluate``."""
+    return main(["evaluate", *(sys.argv[1:] if argv is None else argv)])

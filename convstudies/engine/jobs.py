@@ -1,0 +1,88 @@
+"""Train every run of one grid entry in one process (``python -m convstudies train-entry``).
+
+A job covers a grid entry (all its points and seeds), so the torch/Lightning import is
+paid once for all of them. Finished runs (a complete run directory) are skipped, never
+retrained or overwritten, so a job restarted after an interruption trains only what is
+missing. The job summary, written last, lists every run directory of the entry.
+"""
+from __future__ import annotations
+
+import json
+import sys
+import time
+import traceback
+from pathlib import Path
+
+from ..config import expand_points, load_study, run_id, seeds_for
+
+
+def entry_runs(study_id: str, entry: str, scale: str, seeds=None, studies_dir=None) -> list[dict]:
+    """Every run of a grid entry as the workflow plans it: point, labels, run id, config."""
+    kw = {"studies_dir": studies_dir} if studies_dir else {}
+    study = load_study(study_id, **kw)
+    points = {k: v for k, v in expand_points(study, scale, study_id).items() if v["entry"] == entry}
+    if not points:
+        raise SystemExit(f"study {study_id!r} has no grid entry {entry!r}")
+    all_points = expand_points(study, scale, study_id)
+    runs = []
+    for pid, p in points.items():
+        for seed in seeds_for(study, scale, seeds):
+            cfg = {**p["config"], "seed": seed}
+            run = {"point": pid, "labels": p["labels"], "run": run_id(pid, seed, cfg), "config": cfg}
+            src = cfg["train"].get("init_from")
+            if src:
+                src_cfg = {**all_points[src]["config"], "seed": seed}
+                run["init_run"] = f"{src}/{run_id(src, seed, src_cfg)}"
+            runs.append(run)
+    return runs
+
+
+def run_job(a) -> int:
+    """Train an entry's runs (``a``: the parsed ``train-entry`` arguments), on the job's GPU slot if any."""
+    import torch
+
+    torch.set_num_threads(a.threads)
+    if a.accelerator != "cpu" and torch.cuda.is_available():
+        from .gpu_slots import device_ids, gpu_slot
+
+        locks = a.gpu_locks or a.runs_dir.parent / ".gpu_slots"
+        with gpu_slot(locks, device_ids(), a.jobs_per_gpu) as device:
+            torch.cuda.set_device(device)
+            return train_entry(a)
+    return train_entry(a)
+
+
+def train_entry(a) -> int:
+    from .train import is_complete, train
+
+    t0, failed, records = time.time(), [], []
+    for r in entry_runs(a.study, a.entry, a.scale, a.seeds):
+        run_dir = a.runs_dir / r["point"] / r["run"]
+        full_id = f"{a.study}/{r['point']}/seed{r['config']['seed']}"
+        if is_complete(run_dir):
+            print(f"[convstudies] {full_id}: finished earlier, kept ({run_dir})", flush=True)
+        else:
+            try:
+                if full_id in a.fail_run:
+                    raise RuntimeError(f"injected failure for {full_id} (config fail_runs)")
+                data = a.data / f"{r['config']['data']['dataset']}.pt" if a.data else None
+                init = a.runs_dir / r["init_run"] / "model.pt" if r.get("init_run") else None
+                m = train(r["config"], run_dir=run_dir, data_path=data, accelerator=a.accelerator,
+                          precision=a.precision, init_weights=init)
+                print(f"[convstudies] {full_id}: {m['status']} in {m['wall_seconds']:.1f}s", flush=True)
+            except Exception:  # noqa: BLE001 - finish the other runs, then fail the job
+                traceback.print_exc()
+                failed.append(full_id)
+                continue
+        records.append({"point": r["point"], "labels": r["labels"], "run": r["run"],
+                        "seed": r["config"]["seed"], "dir": str(run_dir)})
+    if failed:
+        print(f"[convstudies] failed runs: {', '.join(failed)}; finished runs are kept", file=sys.stderr)
+        return 1
+    a.summary.parent.mkdir(parents=True, exist_ok=True)
+    tmp = a.summary.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"study": a.study, "entry": a.entry, "runs": records,
+                               "job_seconds": time.time() - t0}, indent=1))
+    tmp.replace(a.summary)
+    return 0
+

@@ -1,0 +1,39 @@
+"""Finished run directories: load a run's model, evaluate it on other data."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+
+def load_run(run_dir: str | Path):
+    """The trained model of a run directory and its resolved config (weights loaded with weights_only=True)."""
+    import torch
+
+    from ..models import build_model
+
+    run_dir = Path(run_dir)
+    missing = [f for f in ("config.json", "metrics.json", "model.pt") if not (run_dir / f).exists()]
+    if missing:
+        raise FileNotFoundError(f"{run_dir} is not a finished run directory: missing {', '.join(missing)}")
+    cfg = json.loads((run_dir / "config.json").read_text())
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    model = build_model(cfg["model"], metrics["in_shape"], metrics["num_classes"])
+    try:
+        state = torch.load(run_dir / "model.pt", weights_only=True, map_location="cpu")
+        model.load_state_dict(state)
+    except Exception as e:  # noqa: BLE001
+        raise ValueError(f"cannot load weights {run_dir / 'model.pt'}: the file is damaged, is not a state dict "
+                         f"saved by convstudies, or belongs to another model ({type(e).__name__}). Retrain the run: "
+                         "move its directory away and rerun the workflow.") from e
+    return model.eval(), cfg
+
+
+def evaluate_run(run_dir, x, y) -> float:
+    """Accuracy of a run's model on (x, y), after the run's own canvas placement."""
+    from ..evaluations.common import accuracy_of
+    from ..shifts import place_on_canvas
+
+    model, cfg = load_run(run_dir)
+    if cfg["data"].get("canvas"):
+        x = place_on_canvas(x, cfg["data"]["canvas"])
+    return accuracy_of(model, x, y)

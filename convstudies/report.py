@@ -1,0 +1,75 @@
+"""The Markdown report: per study the claim, the verdict with its evidence, the key table,
+the paper anchors and the figures. Reads claims, summary tables and study files; no torch."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from .config import load_study
+from .steps import study_analysis
+
+
+def _fmt_evidence(ev: dict) -> str:
+    return (f"| {ev['name']} | {ev['estimate']:.3f} [{ev['ci_low']:.3f}, {ev['ci_high']:.3f}] | "
+            f"{ev['direction']} {ev['threshold']:g} | {ev['outcome']} |")
+
+
+def anchor_table(spec: dict, summary: pd.DataFrame, scale: str) -> pd.DataFrame:
+    """Our number beside the paper's for each anchor of a study (percent; difference = ours - paper)."""
+    rows = []
+    for a in spec.get("anchors", []):
+        point = a["point"].get(scale) if isinstance(a["point"], dict) else a["point"]
+        if point is None:  # no comparable point at this scale (e.g. MR is full scale only)
+            continue
+        hit = summary[(summary["point"] == point) & (summary["condition"] == a.get("condition", "test"))
+                      & (summary["metric"] == a["metric"])]
+        ours = lo = hi = float("nan")
+        if len(hit) == 1:
+            m, l_, h_ = (float(hit.iloc[0][c]) for c in ("mean", "ci_low", "ci_high"))
+            if a.get("as", "accuracy") == "error":
+                m, l_, h_ = 1 - m, 1 - h_, 1 - l_
+            ours, lo, hi = 100 * m, 100 * l_, 100 * h_
+        rows.append({"": a["name"], f"ours ({scale}) %": ours, "95 % CI": f"[{lo:.2f}, {hi:.2f}]",
+                     "paper %": a["paper"], "difference": ours - a["paper"], "source": a["source"]})
+    return pd.DataFrame(rows)
+
+
+def training_line(runs_dir: Path) -> str:
+    """How many runs a study trained and the wall time of its training jobs."""
+    jobs = [json.loads(p.read_text()) for p in sorted(runs_dir.glob("*.json"))]
+    n_runs = sum(len(j["runs"]) for j in jobs)
+    seconds = sum(j.get("job_seconds", 0.0) for j in jobs)
+    return f"Training: {n_runs} runs in {len(jobs)} jobs, {seconds:.0f} s of training-job wall time."
+
+
+def report(claims: list[Path], out: Path, scale: str) -> None:
+    """REPORT.md: per study the claim, the verdict with its evidence, the key table and the figures."""
+    root = out.parent
+    lines = ["# convstudies report", "", f"Scale: **{scale}**. Each verdict compares pre-registered thresholds "
+             "(in the study file) with 95 % t-intervals over seeds.", "",
+             "| study | verdict |", "|---|---|"]
+    claims_data = [json.loads(Path(c).read_text()) for c in claims]
+    lines += [f"| [{c['study']}](#{c['study']}) | {c['verdict']} |" for c in claims_data]
+    for c in claims_data:
+        sid = c["study"]
+        spec = load_study(sid)
+        summary = pd.read_csv(root / "tables" / f"{sid}_summary.csv")
+        key = study_analysis(sid).key_table(summary)
+        lines += ["", f"## {sid}", "", f"> {c['claim']}", "", spec.get("description", "").strip(), "",
+                  f"**Verdict: {c['verdict']}**", "", training_line(root / "runs" / sid), "",
+                  "| check | estimate [95 % CI] | threshold | outcome |", "|---|---|---|---|",
+                  *[_fmt_evidence(e) for e in c["evidence"]], ""]
+        if c.get("note"):
+            lines += [c["note"], ""]
+        lines += [key.to_markdown(index=False, floatfmt=".3f"), ""]
+        anchors = anchor_table(spec, summary, scale)
+        if not anchors.empty:
+            note = "" if scale == "full" else (f" At the {scale} scale these are not like-for-like: the papers "
+                                                "trained on the full datasets; run `--configfile config/full.yaml`.")
+            lines += ["Published numbers beside ours." + note, "",
+                      anchors.to_markdown(index=False, floatfmt=".2f"), ""]
+        for fig, caption in spec.get("figures", {}).items():
+            lines += [f"![{fig}](figures/{sid}/{fig}.png)", "", f"*{caption.strip()}*", ""]
+    out.write_text("\n".join(lines) + "\n")

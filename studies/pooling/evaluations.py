@@ -1,0 +1,105 @@
+"""pooling evaluations: shift agreement per shift, and the max-pool sub-gradient of a trained net."""
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from convstudies.evaluations import register_evaluation
+from convstudies.evaluations.common import predict
+from convstudies.shifts import DIRECTIONS, translate
+
+
+@register_evaluation
+def pool_shift_agreement(model, data, cfg, shifts=(0, 1, 2, 3, 4), directions=("right", "left", "down", "up")):
+    """Accuracy and consistency (prediction unchanged w.r.t. the unshifted image) per shift, mean over directions."""
+    x, y = data.x_test, data.y_test
+    ref = predict(model, x).argmax(1)
+    rows = []
+    for s in shifts:
+        acc, cons = [], []
+        for d in directions:
+            uy, ux = DIRECTIONS[d]
+            pred = predict(model, translate(x, uy * s, ux * s)).argmax(1)
+            acc.append(float((pred == y).float().mean()))
+            cons.append(float((pred == ref).float().mean()))
+        rows += [{"condition": "shifted", "shift": s, "metric": "accuracy", "value": float(np.mean(acc))},
+                 {"condition": "shifted", "shift": s, "metric": "consistency", "value": float(np.mean(cons))}]
+    return rows
+
+
+def maxpool_gradient_check(act, pool, upstream) -> dict:
+    """Backpropagate ``upstream`` through ``pool`` (an nn.MaxPool2d) at input ``act``; compare with the rule.
+
+    The rule: within every (non-overlapping) window the input gradient is the upstream gradient
+    at the window's maximum and zero elsewhere. Windows with a tied maximum are reported apart
+    (how many elements got gradient, whether it went to the first maximal element in row-major
+    order). Input pixels outside every window (when the window does not divide the size) must
+    get zero gradient.
+    """
+    k = pool.kernel_size if isinstance(pool.kernel_size, int) else pool.kernel_size[0]
+    s = pool.stride if isinstance(pool.stride, int) else pool.stride[0]
+    if s != k or pool.padding not in (0, (0, 0)) or pool.dilation not in (1, (1, 1)):
+        raise ValueError("maxpool_gradient_check handles non-overlapping, unpadded windows only")
+    a = act.detach().clone().requires_grad_(True)
+    out = pool(a)
+    out.backward(upstream)
+    grad = a.grad.detach()
+    n, c, ho, wo = out.shape
+    crop = (slice(None), slice(None), slice(0, ho * k), slice(0, wo * k))
+
+    def windows(t):  # (N, C, Ho, Wo, k*k), row-major inside the window
+        return t[crop].unfold(2, k, k).unfold(3, k, k).reshape(n, c, ho, wo, k * k)
+
+    aw, gw = windows(a.detach()), windows(grad)
+    is_max = aw == aw.amax(-1, keepdim=True)
+    tied = is_max.sum(-1) > 1
+    first = is_max.float().argmax(-1)  # argmax returns the first maximal index
+    expected = torch.zeros_like(gw).scatter_(-1, first[..., None], upstream[..., None])
+    err = (gw - expected).abs().amax(-1)
+    nonzero = (gw != 0).sum(-1)
+    outside = grad.clone()
+    outside[crop] = 0
+    return {
+        "windows": int(tied.numel()),
+        "max_error_untied": float(err[~tied].max()) if (~tied).any() else 0.0,
+        "grad_at_max_ratio": float((gw.gather(-1, first[..., None])[..., 0][~tied] / upstream[~tied]).mean()),
+        "tied_fraction": float(tied.float().mean()),
+        "tied_elements_with_grad": float(nonzero[tied].float().mean()) if tied.any() else float("nan"),
+        "tied_grad_to_first": float((err[tied] == 0).float().mean()) if tied.any() else float("nan"),
+        "spread_fraction": float((nonzero != 1).float().mean()),
+        "outside_grad_max": float(outside.abs().max()),
+    }
+
+
+@register_evaluation
+def maxpool_subgradient(model, data, cfg, n_images: int = 200, seed: int = 0):
+    """Check the max-pool sub-gradient on the trained net: its first max-pooling layer, its own activations.
+
+    Rows (condition ``subgradient``): the largest error against the rule in untied windows,
+    the gradient at the maximum divided by the upstream gradient (1), the fraction of tied
+    windows, how many elements a tied window passes gradient to and whether it is the first
+    maximal one, the fraction of windows whose gradient reaches other than one element, and
+    the largest gradient outside every window. Nets without a max-pooling layer give no rows.
+    """
+    blocks = list(getattr(model, "features", []))
+    for block in blocks:
+        if isinstance(block, nn.Sequential) and isinstance(block[-1], nn.MaxPool2d):
+            break
+    else:
+        return []
+    model.eval()
+    x = data.x_test[:n_images]
+    with torch.no_grad():
+        for b in blocks[:blocks.index(block)]:
+            x = b(x)
+        act = x
+        for layer in list(block)[:-1]:
+            act = layer(act)
+    gen = torch.Generator(device=act.device).manual_seed(seed)
+    with torch.no_grad():
+        shape = block[-1](act).shape
+    upstream = torch.randn(shape, generator=gen, device=act.device)
+    upstream = torch.where(upstream == 0, torch.ones_like(upstream), upstream)  # never exactly zero
+    res = maxpool_gradient_check(act, block[-1], upstream)
+    return [{"condition": "subgradient", "metric": k, "value": float(v)} for k, v in res.items()]

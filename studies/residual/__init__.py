@@ -1,0 +1,1 @@
+"""The ``residual`` study: see study.yaml (claim, design), evaluations.py (torch), analysis.py (tables, verdict), figures.py."""

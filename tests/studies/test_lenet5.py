@@ -1,0 +1,226 @@
+"""lenet5 study: receptive-field formula and measurement, kernel structure, evaluations, verdict logic, figures."""
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from torch import nn
+
+from convstudies.config import load_study
+from convstudies.datasets.base import TensorDataset
+from convstudies.models import create_model
+from convstudies.stats import summarize
+from convstudies.studies.lenet5 import analysis as study
+from convstudies.studies.lenet5 import evaluations, figures
+from convstudies.verdicts import HOLDS, INCONCLUSIVE, NOT_HOLDS
+from helpers.tables import synthetic_table
+
+THRESHOLDS = load_study("lenet5")["thresholds"]
+
+
+def test_thresholds_of_the_study_file():
+    assert THRESHOLDS == {"test_error_max": 0.05, "kernel_structure_gain_min": 0.10, "rf_mismatch_max": 0.5,
+                          "rf_growth_min": 2.0}
+
+
+def test_analytic_receptive_fields_of_lenet5():
+    rf = study.analytic_receptive_fields(create_model("lenet5").geometry(), 28)
+    assert [a["r"] for a in rf] == [5, 6, 14, 16, 32]
+    assert [a["j"] for a in rf] == [1, 2, 2, 4, 4]
+    assert [a["out_size"] for a in rf] == [28, 14, 10, 5, 1]
+    # F5 spans the paper's 32x32 field: 2 pixels of zero padding on each side of the 28x28 digit
+    assert (rf[-1]["first"], rf[-1]["last"], rf[-1]["in_image"]) == (-2, 29, 28)
+    # on a 32x32 input there is no padding and nothing is clipped
+    rf32 = study.analytic_receptive_fields(create_model("lenet5", in_shape=(1, 32, 32)).geometry(), 32)
+    assert [a["in_image"] for a in rf32] == [5, 6, 14, 16, 32]
+
+
+def test_analytic_formula_by_hand():
+    # two 3x3 stride-1 convs see 5x5; a stride-2 layer doubles the jump for everything after it
+    rf = study.analytic_receptive_fields([("a", 3, 1, 1), ("b", 3, 1, 1), ("c", 3, 2, 1), ("d", 3, 1, 1)], 32)
+    assert [a["r"] for a in rf] == [3, 5, 7, 11]
+    assert [a["j"] for a in rf] == [1, 1, 2, 2]
+
+
+SMALL_NET = [("conv3 p1", nn.Conv2d(1, 2, 3, padding=1), (3, 1, 1)),
+             ("avgpool2", nn.AvgPool2d(2), (2, 2, 0)),
+             ("conv3 s2", nn.Conv2d(2, 3, 3, stride=2), (3, 2, 0)),
+             ("conv5 p2", nn.Conv2d(3, 2, 5, padding=2), (5, 1, 2)),
+             ("conv2 s1", nn.Conv2d(2, 2, 2), (2, 1, 0))]
+
+
+@pytest.mark.parametrize("size", [21, 24])
+def test_measured_receptive_field_matches_the_formula_on_a_small_net(size):
+    torch.manual_seed(0)
+    layers = [m for _, m, _ in SMALL_NET]
+    analytic = study.analytic_receptive_fields([(n, *g) for n, _, g in SMALL_NET], size)
+    x = torch.randn(1, 1, size, size)
+    for depth, a in enumerate(analytic, start=1):
+        rows, cols, grad = evaluations.measure_receptive_field(nn.Sequential(*layers[:depth]), x)
+        assert rows == cols == a["in_image"], a["layer"]
+        # the footprint sits where the formula puts it
+        nz = np.nonzero(grad.any(0))[0]
+        assert (nz.min(), nz.max()) == (a["reach_first"], a["reach_last"])
+        assert a["first"] <= nz.min() and nz.max() <= a["last"]
+    # the deepest field reaches past the image: padding and a strided layer's dropped rows clip it
+    assert analytic[-1]["r"] > analytic[-1]["in_image"]
+
+
+def test_measured_receptive_fields_of_lenet5_at_init():
+    torch.manual_seed(0)
+    m = create_model("lenet5").eval()
+    x = torch.rand(1, 1, 28, 28)
+    measured = {name: evaluations.measure_receptive_field(f, x)[:2] for name, f in m.stages().items()}
+    assert measured == {"C1": (5, 5), "S2": (6, 6), "C3": (14, 14), "S4": (16, 16), "F5": (28, 28)}
+
+
+def test_neighbour_correlation():
+    rng = np.random.default_rng(0)
+    # white noise: about 0 (slightly negative: each kernel's own mean is subtracted)
+    assert abs(study.neighbour_correlation(rng.normal(size=(500, 5, 5)))) < 0.1
+    yy, xx = np.mgrid[0:5, 0:5]
+    blob = np.exp(-((yy - 2) ** 2 + (xx - 2) ** 2) / 4.0)
+    edge = np.tanh(xx - 2.0)
+    assert study.neighbour_correlation(np.stack([blob, edge])) > 0.6
+    assert study.neighbour_correlation((-1.0) ** (yy + xx)) == pytest.approx(-1.0)
+
+
+def test_pack_round_trip():
+    a = np.arange(12, dtype=float).reshape(3, 4) / 7
+    row = study.pack(a)
+    assert row["value"] == pytest.approx(a.mean())
+    np.testing.assert_allclose(study.unpack(pd.Series(row)), a, rtol=1e-4)
+
+
+@pytest.fixture(scope="module")
+def tiny_data():
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(40, 1, 28, 28, generator=g)
+    y = torch.arange(40) % 10
+    return TensorDataset("fake", x[:20], y[:20], x[20:30], y[20:30], x[30:], y[30:], 10)
+
+
+def test_evaluations_on_an_untrained_model(tiny_data):
+    cfg = {"seed": 3, "model": {"name": "lenet5"}}
+    torch.manual_seed(3)
+    model = create_model("lenet5").eval()  # what the engine builds for seed 3, here left untrained
+    rng = torch.get_rng_state()
+    kern = pd.DataFrame(evaluations.lenet5_kernels(model, tiny_data, cfg))
+    assert torch.equal(torch.get_rng_state(), rng)  # rebuilding the initial model leaves the global generator alone
+    w = kern[kern.metric == "weights"]
+    assert len(w) == 12 and set(w.state) == {"init", "trained"}
+    init = w[w.state == "init"].set_index("channel")["array"]
+    trained = w[w.state == "trained"].set_index("channel")["array"]
+    assert (init == trained).all()  # the initial model is rebuilt from the run seed
+    corr = kern[kern.metric == "neighbour_correlation"].set_index("state")["value"]
+    assert corr["init"] == pytest.approx(corr["trained"])
+
+    fm = pd.DataFrame(evaluations.lenet5_feature_maps(model, tiny_data, cfg, index=1))
+    assert fm.groupby("layer").size().to_dict() == {"input": 1, "C1": 6, "C3": 16}
+    assert study.unpack(fm[fm.layer == "C3"].iloc[0]).shape == (10, 10)
+    np.testing.assert_allclose(study.unpack(fm[fm.layer == "input"].iloc[0]), tiny_data.x_test[1, 0], rtol=1e-4)
+
+    rf = pd.DataFrame(evaluations.lenet5_receptive_fields(model, tiny_data, cfg))
+    assert rf.loc[rf.metric == "max_mismatch", "value"].item() == 0
+    meas = rf[(rf.metric == "measured") & (rf.state == "trained")].set_index("layer")["value"]
+    assert meas.to_dict() == {"C1": 5, "S2": 6, "C3": 14, "S4": 16, "F5": 28}
+    assert len(rf[rf.condition == "rf_gradient"]) == 5
+
+
+def hand_made_table(accuracy=0.97, corr_trained=0.5, mismatch=0.0, c3=14.0, seeds=(0, 1, 2)):
+    def values(point, labels, seed):
+        j = 0.002 * seed
+        yield {"condition": "test", "metric": "accuracy", "value": accuracy + j}
+        yield {"condition": "final", "metric": "n_train", "value": 3500}
+        yield {"condition": "final", "metric": "params", "value": 61706}
+        yield {"condition": "c1_kernel", "state": "init", "metric": "neighbour_correlation", "value": 0.01 + j}
+        yield {"condition": "c1_kernel", "state": "trained", "metric": "neighbour_correlation",
+               "value": corr_trained + 5 * j}
+        yield {"condition": "receptive_field", "layer": "all", "metric": "max_mismatch", "value": mismatch}
+        for layer, r in zip(study.LAYERS, (5, 6, c3, 16, 28)):
+            for state in ("init", "trained"):
+                for metric, v in (("measured", r), ("analytic", r), ("analytic_in_image", r), ("jump", 1),
+                                  ("first", 0)):
+                    yield {"condition": "receptive_field", "layer": layer, "state": state, "metric": metric,
+                           "value": v}
+
+    return synthetic_table({"lenet5": {"model": "LeNet-5"}}, values, seeds=seeds, study="lenet5")
+
+
+@pytest.mark.parametrize("kw,expected", [
+    ({}, HOLDS),
+    ({"accuracy": 0.90}, NOT_HOLDS),          # 10 % error
+    ({"corr_trained": 0.02}, NOT_HOLDS),      # kernels stay noise
+    ({"mismatch": 2.0}, NOT_HOLDS),           # measurement disagrees with the formula
+    ({"c3": 8.0}, NOT_HOLDS),                 # fields barely grow
+    ({"corr_trained": 0.105}, INCONCLUSIVE),  # the gain's CI straddles 0.10
+])
+def test_verdict_on_hand_made_tables(kw, expected):
+    table = hand_made_table(**kw)
+    result = study.verdict(table, summarize(table), THRESHOLDS)
+    assert result["verdict"] == expected
+    err = next(e for e in result["evidence"] if e["name"].startswith("LeNet-5 test error"))
+    assert err["estimate"] == pytest.approx(1 - (kw.get("accuracy", 0.97) + 0.002))
+    assert "0.95 %" in result["note"]
+
+
+def test_key_table_shows_the_paper_anchor_and_receptive_fields():
+    key = study.key_table(summarize(hand_made_table()))
+    assert "0.95" in key.iloc[0]["reference"] and key.iloc[0]["measured"].startswith("2.80")
+    assert key["quantity"].str.contains("receptive field of F5").any()
+
+
+def test_the_studys_layer_names_are_the_models():
+    from convstudies.models.lenet import LAYERS
+
+    assert tuple(study.LAYERS) == LAYERS
+
+
+@pytest.fixture(scope="module")
+def figure_table(tiny_data):
+    """A table as the workflow writes it: the evaluations of two seeds' (untrained) nets."""
+    rows = []
+    for seed in (0, 1):
+        cfg = {"seed": seed, "model": {"name": "lenet5"}}
+        torch.manual_seed(seed)
+        model = create_model("lenet5").eval()
+        for ev in (evaluations.lenet5_kernels, evaluations.lenet5_feature_maps, evaluations.lenet5_receptive_fields):
+            rows += [{"study": "lenet5", "point": "lenet5", "model": "LeNet-5", "run": f"seed{seed}", "seed": seed,
+                      "status": "ok", **r} for r in ev(model, tiny_data, cfg)]
+    table = pd.DataFrame(rows)
+    return table, summarize(table)
+
+
+@pytest.mark.parametrize("name", list(load_study("lenet5")["figures"]))
+def test_figures_draw(name, figure_table):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig = getattr(figures, name)(*figure_table)
+    try:
+        images = [ax for ax in fig.axes if ax.images]
+        # c1_kernels: an init row and one row per seed of six kernels; feature_maps: input, 6 C1 and 16 C3 maps;
+        # receptive_fields: one gradient map per layer (plus the line plot of the sizes)
+        assert len(images) == {"c1_kernels": 3 * 6, "feature_maps": 1 + 6 + 16, "receptive_fields": 5}[name]
+        if name == "receptive_fields":
+            lines = fig.axes[-1].get_lines()
+            assert [list(lines[0].get_ydata()), list(lines[3].get_ydata())] == [[5, 6, 14, 16, 32],
+                                                                                [5, 6, 14, 16, 28]]
+    finally:
+        plt.close(fig)
+
+
+def test_every_figure_of_the_study_file_is_a_public_function_and_nothing_else():
+    public = {n for n, f in vars(figures).items() if callable(f) and not n.startswith("_")
+              and getattr(f, "__module__", "") == figures.__name__}
+    assert public == set(load_study("lenet5")["figures"])
+
+
+def test_analysis_and_figures_import_without_torch():
+    code = ("import sys; import convstudies.studies.lenet5.analysis, convstudies.studies.lenet5.figures; "
+            "assert 'torch' not in sys.modules, 'torch imported'")
+    subprocess.run([sys.executable, "-c", code], check=True)

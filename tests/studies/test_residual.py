@@ -1,0 +1,192 @@
+"""residual study: the CIFAR-style nets, the gradient-norm evaluation, verdict, key table and figures."""
+import copy
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from helpers.tables import synthetic_table
+
+from convstudies.models import create_model
+from convstudies.models.resnet import ShortcutA
+from convstudies.stats import summarize
+from convstudies.studies.residual import analysis, evaluations, figures
+
+
+def n_params(m):
+    return sum(p.numel() for p in m.parameters())
+
+
+@pytest.mark.parametrize("depth,paper", [(20, 0.27), (32, 0.46), (44, 0.66), (56, 0.85), (110, 1.7)])
+def test_cifar_resnet_has_the_papers_parameter_counts(depth, paper):
+    m = create_model("resnet_cifar", in_shape=(3, 32, 32), depth=depth)
+    assert round(n_params(m) / 1e6, 2 if depth < 100 else 1) == paper  # He et al. 2016, table 6
+    plain = create_model("resnet_cifar", in_shape=(3, 32, 32), depth=depth, residual=False)
+    assert n_params(plain) == n_params(m)  # option A shortcuts are parameter-free: same nets but for the adds
+    assert len(m.weighted_layers()) == depth  # 6n+2 weighted layers: stem, 6n block convolutions, FC
+
+
+def test_cifar_resnet_shapes_widths_and_bad_depth():
+    m = create_model("resnet_cifar", in_shape=(1, 8, 8), depth=14, width=4)
+    assert m(torch.randn(2, 1, 8, 8)).shape == (2, 10)
+    assert [b.conv2.out_channels for b in m.blocks] == [4, 4, 8, 8, 16, 16]
+    feats = m.blocks(m.stem(torch.randn(1, 1, 28, 28)))
+    assert feats.shape == (1, 16, 7, 7)  # two stride-2 stages: 28 -> 14 -> 7
+    b = create_model("resnet_cifar", in_shape=(3, 32, 32), depth=20, shortcut="B")
+    assert n_params(b) > n_params(create_model("resnet_cifar", in_shape=(3, 32, 32), depth=20))
+    with pytest.raises(ValueError, match="6n\\+2"):
+        create_model("resnet_cifar", depth=10)
+    with pytest.raises(ValueError, match="unknown shortcut 'C'"):
+        create_model("resnet_cifar", shortcut="C")
+
+
+def test_option_a_shortcut_subsamples_and_zero_pads():
+    x = torch.randn(2, 4, 6, 6)
+    out = ShortcutA(4, 8, stride=2)(x)
+    assert out.shape == (2, 8, 3, 3)
+    assert torch.equal(out[:, :4], x[:, :, ::2, ::2]) and not out[:, 4:].any()
+
+
+def test_a_residual_block_with_zero_weights_is_the_identity_and_a_plain_one_is_not():
+    res = create_model("resnet_cifar", in_shape=(1, 8, 8), depth=8, width=4).eval()
+    plain = create_model("resnet_cifar", in_shape=(1, 8, 8), depth=8, width=4, residual=False).eval()
+    x = torch.rand(2, 4, 8, 8)  # non-negative, as after a ReLU
+    for net in (res, plain):
+        torch.nn.init.zeros_(net.blocks[0].conv2.weight)
+    with torch.no_grad():
+        assert torch.allclose(res.blocks[0](x), x)
+        assert not plain.blocks[0](x).any()
+
+
+def test_weighted_layers_are_the_main_path_in_depth_order():
+    m = create_model("resnet_cifar", in_shape=(1, 8, 8), depth=14, width=4, shortcut="B")
+    layers = m.weighted_layers()
+    assert layers[0] is m.stem[0] and layers[-1] is m.fc
+    assert layers[1:-1] == [c for b in m.blocks for c in (b.conv1, b.conv2)]  # projections excluded
+    assert evaluations.weighted_layers(m) == layers
+    other = create_model("cnn", in_shape=(1, 8, 8), blocks=[{"filters": 4, "kernel": 3}])
+    assert evaluations.weighted_layers(other) == [x for x in other.modules()
+                                                 if isinstance(x, (torch.nn.Conv2d, torch.nn.Linear))]
+
+
+def test_layer_grad_norms_rows_and_the_model_is_untouched(run_cfg, digits_data):
+    import pytorch_lightning as pl
+
+    cfg = {**run_cfg, "seed": 3, "model": {"name": "resnet_cifar", "depth": 8, "width": 4}}
+
+    def fit_start():  # the net the engine's fit() trains from: pl.seed_everything(seed), then the model
+        pl.seed_everything(cfg["seed"], verbose=False)
+        return create_model("resnet_cifar", in_shape=(1, 8, 8), num_classes=10, depth=8, width=4)
+
+    model = fit_start()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.mul_(1.5)  # stands for training: differs from the initial net
+    state = copy.deepcopy(model.state_dict())
+    torch.manual_seed(123)
+    before = torch.rand(1)
+    torch.manual_seed(123)
+    rows = evaluations.layer_grad_norms(model, digits_data, cfg, n=64)
+    assert torch.equal(torch.rand(1), before)  # the global RNG is left alone
+    assert all(torch.equal(state[k], v) for k, v in model.state_dict().items())  # BN stats unchanged
+    assert all(p.grad is None for p in model.parameters())
+    df = pd.DataFrame(rows)
+    norms = df[df["metric"] == "grad_norm"]
+    assert sorted(norms["condition"].unique()) == ["grad_init", "grad_trained"]
+    init = norms[norms["condition"] == "grad_init"]
+    assert init["layer"].tolist() == list(range(1, 9)) and init["kind"].tolist() == ["conv"] * 7 + ["fc"]
+    assert (norms["value"] > 0).all()
+    assert not np.allclose(init["value"], norms[norms["condition"] == "grad_trained"]["value"])
+    # the init rows are the gradients of the seed's fresh net (the one fit() starts from), computed by hand
+    fresh = fit_start().train()
+    torch.nn.functional.cross_entropy(fresh(digits_data.x_train[:64]), digits_data.y_train[:64]).backward()
+    assert np.allclose(init["value"], [float(m.weight.grad.norm()) for m in fresh.weighted_layers()], rtol=1e-5)
+    spread = df[(df["metric"] == "grad_spread") & (df["condition"] == "grad_init")]["value"].item()
+    assert spread == pytest.approx(np.log10(init["value"][:7].max() / init["value"][:7].min()))
+
+
+def test_spread_in_decades():
+    assert evaluations.spread_decades([0.1, 1.0, 10.0]) == pytest.approx(2.0)
+    assert evaluations.spread_decades([3.0]) == 0.0
+    assert np.isnan(evaluations.spread_decades([0.0, 1.0]))
+
+
+# ---------------------------------------------------------------- verdict on synthetic tables
+
+def make_table(plain_deep_loss=2.0, res_deep_loss=0.02, res_deep_acc=0.95, plain_deep_acc=0.3,
+               spread_plain=2.5, spread_res=0.8, noise=0.01, seeds=(0, 1, 2), depths=(8, 20, 44)):
+    points = {f"{net}-depth{d}": {"net": net, "depth": d} for net in ("plain", "residual") for d in depths}
+
+    def values(point, labels, seed):
+        net, d = labels["net"], labels["depth"]
+        deep = d == max(depths)
+        loss = (plain_deep_loss if net == "plain" else res_deep_loss) if deep else 0.1
+        acc = (plain_deep_acc if net == "plain" else res_deep_acc) if deep else 0.9
+        spread = (spread_plain if net == "plain" else spread_res) if deep else 0.3
+        vals = {("train", "loss"): loss, ("test", "accuracy"): acc, ("grad_init", "grad_spread"): spread,
+                ("final", "params"): 1000.0 * d}
+        rows = [{"condition": c, "metric": m, "value": v} for (c, m), v in vals.items()]
+        for layer in range(1, d + 1):
+            for c in ("grad_init", "grad_trained"):
+                g = 10 ** (spread * (1 - layer / d)) * 0.1 if net == "plain" else 0.3
+                rows.append({"condition": c, "metric": "grad_norm", "layer": layer,
+                             "kind": "fc" if layer == d else "conv", "value": g, "noisy": False})
+        rows += [{"condition": "epoch", "epoch": e, "metric": "train_loss", "value": 2.3 / (e + 1)} for e in range(3)]
+        return rows
+
+    return analysis.derive(synthetic_table(points, values, seeds=seeds, noise=noise, study="residual"))
+
+
+def decide(table):
+    thresholds = {"plain_degradation_min": 0.1, "residual_degradation_max": 0.05, "residual_gain_min": 0.05,
+                  "grad_spread_gap_min": 0.5}
+    return analysis.verdict(table, summarize(table), thresholds)
+
+
+def test_verdict_holds_when_plain_nets_degrade_and_residual_nets_do_not():
+    out = decide(make_table())
+    assert out["verdict"] == "holds", out["evidence"]
+    assert "44 minus 8 layers" in out["evidence"][0]["name"]
+    assert "grow towards the input" in out["note"] and "ResNet-110 6.43 %" in out["note"]
+
+
+def test_verdict_does_not_hold_when_depth_costs_nothing_without_shortcuts():
+    out = decide(make_table(plain_deep_loss=0.1, plain_deep_acc=0.95, spread_plain=0.8))
+    assert out["verdict"] == "does not hold"
+    assert [e["outcome"] for e in out["evidence"]] == ["fail", "pass", "fail", "fail"]
+
+
+def test_verdict_inconclusive_when_the_seeds_disagree():
+    out = decide(make_table(res_deep_loss=0.1, noise=0.2))
+    assert out["verdict"] == "inconclusive"
+    assert "inconclusive" in [e["outcome"] for e in out["evidence"]]
+
+
+def test_key_table_and_figures_render():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    table = make_table()
+    summary = summarize(table)
+    key = analysis.key_table(summary)
+    assert key["depth"].tolist() == ["8", "20", "44"]
+    assert {"train loss plain", "train loss residual", "test accuracy residual", "parameters"} <= set(key.columns)
+    for fn in (figures.training_curves, figures.depth_effect, figures.gradient_norms):
+        fig = fn(table, summary)
+        assert len(fig.axes) == 2
+
+
+def test_derive_adds_log10_gradient_norms():
+    table = make_table()
+    g, logs = (table[table["metric"] == m] for m in ("grad_norm", "log10_grad_norm"))
+    assert len(logs) == len(g) and np.allclose(logs["value"].to_numpy(), np.log10(g["value"].to_numpy()))
+    no_grads = table[~table["metric"].isin(["grad_norm", "log10_grad_norm"])]
+    assert analysis.derive(no_grads) is no_grads
+
+
+def test_analysis_and_figures_import_without_torch():
+    code = ("import sys; import convstudies.studies.residual.analysis, convstudies.studies.residual.figures; "
+            "assert 'torch' not in sys.modules, 'torch imported'")
+    subprocess.run([sys.executable, "-c", code], check=True)
