@@ -154,13 +154,13 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--studies", nargs="*", default=None, help="study ids (default: all)")
     s.set_defaults(fn=cmd_check)
 
-    s = sub.add_parser("run", help="run studies through the workflow (training, tables, figures, verdicts, report)")
+    s = sub.add_parser("run", help="run studies through the workflow (training, tables, figures, verdicts, report); "
+                       "arguments after -- go to snakemake")
     s.add_argument("studies", nargs="+", metavar="ID")
     s.add_argument("--scale", default="embedded", help="tiny, embedded (default) or full")
     s.add_argument("--cores", type=int, default=2)
     s.add_argument("--directory", type=Path, default=None, help="working directory (results/ goes there)")
-    s.add_argument("snakemake_args", nargs=argparse.REMAINDER, help="after --: passed on to snakemake")
-    s.set_defaults(fn=cmd_run)
+    s.set_defaults(fn=cmd_run, snakemake_args=[])  # what follows `--` goes to snakemake (see main)
 
     s = sub.add_parser("evaluate", help="evaluate a trained run on another dataset split")
     s.add_argument("run_dir", type=Path)
@@ -219,9 +219,14 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    extra = []
+    if argv[:1] == ["run"] and "--" in argv:
+        i = argv.index("--")
+        argv, extra = argv[:i], argv[i + 1:]
     a = parser().parse_args(argv)
-    if getattr(a, "snakemake_args", None) and a.snakemake_args[0] == "--":
-        a.snakemake_args = a.snakemake_args[1:]
+    if a.cmd == "run":
+        a.snakemake_args = extra
     return a.fn(a)
 
 

@@ -1,7 +1,6 @@
 import copy
 
 import pytest
-import yaml
 
 from convstudies.config import ConfigError, expand_points, load_study, run_id, validate_config
 

@@ -11,7 +11,6 @@ import json
 import sys
 import time
 import traceback
-from pathlib import Path
 
 from ..config import expand_points, load_study, run_id, seeds_for
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from convstudies.stats import one_row, per_seed, select, t_interval
+from convstudies.stats import one_row, per_seed, t_interval
 from convstudies.verdicts import Check, decide
 
 PAPER_ERROR = 0.0095   # LeCun et al. 1998, LeNet-5 on full MNIST (60k train / 10k test), no distortions

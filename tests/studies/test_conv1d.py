@@ -1,8 +1,5 @@
 """conv1d study: text models, evaluations, derive, verdict, key table and figures (corpora: tests/datasets)."""
-import subprocess
-import sys
 
-import numpy as np
 import pandas as pd
 import pytest
 import torch
@@ -241,9 +238,3 @@ def test_text_filters_without_top_ngrams_says_so():
     _, table, summary = decide(fake_table())
     fig = figures.text_filters(table, summary)
     assert "no top_ngrams evaluation" in fig.axes[0].texts[0].get_text()
-
-
-def test_analysis_and_figures_import_without_torch():
-    code = ("import sys; import convstudies.studies.conv1d.analysis, convstudies.studies.conv1d.figures; "
-            "assert 'torch' not in sys.modules, 'torch imported'")
-    subprocess.run([sys.executable, "-c", code], check=True)

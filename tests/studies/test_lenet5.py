@@ -1,6 +1,4 @@
 """lenet5 study: receptive-field formula and measurement, kernel structure, evaluations, verdict logic, figures."""
-import subprocess
-import sys
 
 import numpy as np
 import pandas as pd
@@ -212,15 +210,3 @@ def test_figures_draw(name, figure_table):
                                                                                 [5, 6, 14, 16, 28]]
     finally:
         plt.close(fig)
-
-
-def test_every_figure_of_the_study_file_is_a_public_function_and_nothing_else():
-    public = {n for n, f in vars(figures).items() if callable(f) and not n.startswith("_")
-              and getattr(f, "__module__", "") == figures.__name__}
-    assert public == set(load_study("lenet5")["figures"])
-
-
-def test_analysis_and_figures_import_without_torch():
-    code = ("import sys; import convstudies.studies.lenet5.analysis, convstudies.studies.lenet5.figures; "
-            "assert 'torch' not in sys.modules, 'torch imported'")
-    subprocess.run([sys.executable, "-c", code], check=True)

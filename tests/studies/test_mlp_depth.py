@@ -1,6 +1,4 @@
 """mlp_depth study: the gap derivation, the verdict on hand-made tables, the key table, parameter counts, figures."""
-import subprocess
-import sys
 
 import pytest
 from helpers.tables import synthetic_table
@@ -119,9 +117,3 @@ def test_every_figure_draws():
     left, right = figures.gap_vs_depth(table, summary).axes
     assert [t.get_text() for t in left.get_legend().get_texts()][-1] == "CNN, test digits"
     assert right.get_ylim()[0] == 0
-
-
-def test_analysis_and_figures_import_without_torch():
-    code = ("import sys; import convstudies.studies.mlp_depth.analysis, convstudies.studies.mlp_depth.figures; "
-            "assert 'torch' not in sys.modules, 'torch imported'")
-    subprocess.run([sys.executable, "-c", code], check=True)

@@ -1,7 +1,5 @@
 """pooling study: the max-pool sub-gradient check, the shift evaluations, derive/extent/verdict, figures."""
 import math
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -222,15 +220,3 @@ def test_figures_draw(name):
                           else ["max pooling", "average pooling", "strided conv", "blurred max", "no pooling"])
     finally:
         plt.close(fig)
-
-
-def test_every_figure_of_the_study_file_is_a_public_function_and_nothing_else():
-    public = {n for n, f in vars(figures).items() if callable(f) and not n.startswith("_")
-              and getattr(f, "__module__", "") == figures.__name__}
-    assert public == set(load_study("pooling")["figures"])
-
-
-def test_analysis_and_figures_import_without_torch():
-    code = ("import sys; import convstudies.studies.pooling.analysis, convstudies.studies.pooling.figures; "
-            "assert 'torch' not in sys.modules, 'torch imported'")
-    subprocess.run([sys.executable, "-c", code], check=True)

@@ -1,7 +1,5 @@
 """residual study: the CIFAR-style nets, the gradient-norm evaluation, verdict, key table and figures."""
 import copy
-import subprocess
-import sys
 
 import numpy as np
 import pandas as pd
@@ -184,9 +182,3 @@ def test_derive_adds_log10_gradient_norms():
     assert len(logs) == len(g) and np.allclose(logs["value"].to_numpy(), np.log10(g["value"].to_numpy()))
     no_grads = table[~table["metric"].isin(["grad_norm", "log10_grad_norm"])]
     assert analysis.derive(no_grads) is no_grads
-
-
-def test_analysis_and_figures_import_without_torch():
-    code = ("import sys; import convstudies.studies.residual.analysis, convstudies.studies.residual.figures; "
-            "assert 'torch' not in sys.modules, 'torch imported'")
-    subprocess.run([sys.executable, "-c", code], check=True)

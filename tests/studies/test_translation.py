@@ -1,6 +1,4 @@
 """translation study: the derived shift rows, the verdict, sample efficiency, the key table and the figures."""
-import subprocess
-import sys
 
 import pandas as pd
 import pytest
@@ -138,9 +136,3 @@ def test_every_figure_draws():
     for name in STUDY["figures"]:
         fig = getattr(figures, name)(table, summary)
         assert fig.axes and fig.axes[0].lines
-
-
-def test_analysis_and_figures_import_without_torch():
-    code = ("import sys; import convstudies.studies.translation.analysis, convstudies.studies.translation.figures; "
-            "assert 'torch' not in sys.modules, 'torch imported'")
-    subprocess.run([sys.executable, "-c", code], check=True)

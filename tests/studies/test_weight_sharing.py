@@ -2,8 +2,6 @@
 
 The locally-connected layer and net themselves are tested in tests/models/test_local.py.
 """
-import subprocess
-import sys
 
 import pytest
 
@@ -109,15 +107,3 @@ def test_figures_draw(name):
             assert list(ax.get_lines()[0].get_ydata()) == pytest.approx([0.13, 0.05, 0.025])
     finally:
         plt.close(fig)
-
-
-def test_every_figure_of_the_study_file_is_a_public_function_and_nothing_else():
-    public = {n for n, f in vars(figures).items() if callable(f) and not n.startswith("_")
-              and getattr(f, "__module__", "") == figures.__name__}
-    assert public == set(load_study("weight_sharing")["figures"])
-
-
-def test_analysis_and_figures_import_without_torch():
-    code = ("import sys; import convstudies.studies.weight_sharing.analysis, "
-            "convstudies.studies.weight_sharing.figures; assert 'torch' not in sys.modules, 'torch imported'")
-    subprocess.run([sys.executable, "-c", code], check=True)
