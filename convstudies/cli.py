@@ -3,6 +3,7 @@
     convstudies list studies|models|datasets|evaluations
     convstudies check [--scale S] [--studies ID ...]     plan and check the study contract, no training
     convstudies run ID [ID ...] [--scale S] [--cores N]  one or more studies through the workflow
+    convstudies register ID [ID ...]                     pre-register studies (commit before confirmation runs)
     convstudies evaluate RUN_DIR (--idx-dir DIR | --dataset NAME) [--split S]
 
 The workflow's rules call the remaining subcommands (prepare-data, train-entry, tables,
@@ -113,7 +114,7 @@ def cmd_train_entry(a) -> int:
 def cmd_tables(a) -> int:
     from .steps import tables
 
-    tables(a.study, a.summaries, a.table, a.summary)
+    tables(a.study, a.summaries, a.table, a.summary, a.examples, a.runs)
     return 0
 
 
@@ -128,7 +129,24 @@ def cmd_figures(a) -> int:
 def cmd_verdict(a) -> int:
     from .steps import verdict
 
-    print(json.dumps(verdict(a.study, a.table, a.summary, a.out), indent=1))
+    claim = verdict(a.study, a.table, a.summary, a.out, a.examples, a.runs, a.scale, a.phase, a.seeds_overridden)
+    print(json.dumps(claim, indent=1))
+    return 0
+
+
+def cmd_register(a) -> int:
+    from .config import ConfigError, load_study, study_file
+    from .registration import register
+
+    for sid in a.studies:
+        try:
+            study = load_study(sid)
+        except ConfigError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
+        record = register(study, study_file(sid).parent)
+        print(f"{sid}: registered {record['sha256'][:16]} on {record['registered']} -> "
+              f"{study_file(sid).parent / 'registration.yaml'}; commit it before running the confirmation seeds")
     return 0
 
 
@@ -161,6 +179,11 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--cores", type=int, default=2)
     s.add_argument("--directory", type=Path, default=None, help="working directory (results/ goes there)")
     s.set_defaults(fn=cmd_run, snakemake_args=[])  # what follows `--` goes to snakemake (see main)
+
+    s = sub.add_parser("register", help="pre-register studies: write studies/<id>/registration.yaml (then commit "
+                       "it, before any run on the confirmation seeds)")
+    s.add_argument("studies", nargs="+", metavar="ID")
+    s.set_defaults(fn=cmd_register)
 
     s = sub.add_parser("evaluate", help="evaluate a trained run on another dataset split")
     s.add_argument("run_dir", type=Path)
@@ -198,6 +221,8 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--summaries", nargs="+", type=Path, required=True)
     s.add_argument("--table", type=Path, required=True)
     s.add_argument("--summary", type=Path, required=True)
+    s.add_argument("--examples", type=Path, default=None, help="per-example values of the runs (.npz)")
+    s.add_argument("--runs", type=Path, default=None, help="one row per run: git revision, dirty tree, code hash")
     s.set_defaults(fn=cmd_tables)
 
     for name, fn, helptext in (("figures", cmd_figures, "a study's figures"), ("verdict", cmd_verdict,
@@ -208,7 +233,13 @@ def parser() -> argparse.ArgumentParser:
         s.add_argument("--summary", type=Path, required=True)
         s.set_defaults(fn=fn)
     sub.choices["figures"].add_argument("--out", nargs="+", required=True, metavar="FIGURE=PNG")
-    sub.choices["verdict"].add_argument("--out", type=Path, required=True)
+    v = sub.choices["verdict"]
+    v.add_argument("--out", type=Path, required=True)
+    v.add_argument("--examples", type=Path, default=None, help="per-example values (from tables)")
+    v.add_argument("--runs", type=Path, default=None, help="the runs' provenance table (from tables)")
+    v.add_argument("--scale", default="embedded")
+    v.add_argument("--phase", default="confirmation", choices=["confirmation", "development"])
+    v.add_argument("--seeds-overridden", action="store_true", help="the run's seeds came from --config seeds")
 
     s = sub.add_parser("report", help=f"{STEP}: REPORT.md")
     s.add_argument("--claims", nargs="+", type=Path, required=True)

@@ -23,7 +23,7 @@ class ConfigError(ValueError):
     """A config or study file is invalid; the message names the file, the key and what is allowed."""
 
 
-def _schema(name: str) -> dict:
+def schema(name: str) -> dict:
     return yaml.safe_load((SCHEMAS / f"{name}.schema.yaml").read_text())
 
 
@@ -53,9 +53,11 @@ def validate(instance, schema: dict, source: str) -> None:
 
 def validate_config(config: dict, studies_dir: Path = STUDIES_DIR) -> dict:
     """Validate the workflow config, fill defaults, and check the study ids exist."""
-    schema = _schema("config")
-    validate(config, schema, "config")
-    for key, spec in schema["properties"].items():
+    config_schema = schema("config")
+    if isinstance(config.get("seeds"), list):  # --config seeds='[3,4,5]' arrives as strings
+        config["seeds"] = [int(s) if isinstance(s, str) and s.strip().isdigit() else s for s in config["seeds"]]
+    validate(config, config_schema, "config")
+    for key, spec in config_schema["properties"].items():
         config.setdefault(key, copy.deepcopy(spec.get("default")))
     available = ordered_studies(studies_dir)
     if config["studies"] == "all":
@@ -103,7 +105,7 @@ def load_study(study_id: str, studies_dir: Path = STUDIES_DIR) -> dict:
     if not path.exists():
         raise ConfigError(f"no study file {path}")
     study = yaml.safe_load(path.read_text())
-    validate(study, _schema("study"), str(path))
+    validate(study, schema("study"), str(path))
     if study["study"] != study_id:
         raise ConfigError(f"{path} is invalid:\n  study: {study['study']!r} must equal the file name {study_id!r}")
     return study
@@ -111,7 +113,7 @@ def load_study(study_id: str, studies_dir: Path = STUDIES_DIR) -> dict:
 
 def run_defaults() -> dict:
     """The run configuration with every schema default filled in."""
-    props = _schema("study")["$defs"]["run"]["properties"]
+    props = schema("study")["$defs"]["run"]["properties"]
     out = {k: {n: copy.deepcopy(s["default"]) for n, s in props[k]["properties"].items() if "default" in s}
            for k in ("data", "train")}
     out["evaluations"] = copy.deepcopy(props["evaluations"]["default"])
@@ -124,7 +126,7 @@ def expand_points(study: dict, scale: str, source: str = "study") -> dict[str, d
         raise ConfigError(f"{source}: scale {scale!r} is not defined; defined: {', '.join(study['scales'])}")
     scale_over = {k: v for k, v in study["scales"][scale].items() if k != "seeds"}
     base = deep_merge(run_defaults(), study["defaults"])
-    run_schema = _schema("study")["$defs"]["run"]
+    run_schema = schema("study")["$defs"]["run"]
     points: dict[str, dict] = {}
     for gi, entry in enumerate(study["grid"]):
         vary = {k: (v.get(scale) if isinstance(v, dict) else v) for k, v in entry.get("vary", {}).items()}
@@ -172,14 +174,17 @@ def run_entry(run: str, planned: dict) -> tuple[str, str] | None:
     return (study, p["entry"]) if p else None
 
 
-def seeds_for(study: dict, scale: str, override: list[int] | None = None) -> list[int]:
-    return list(override) if override else list(study["scales"][scale]["seeds"])
+def seeds_for(study: dict, scale: str, phase: str = "confirmation", override: list[int] | None = None) -> list[int]:
+    """The seeds to run: the override if given, else the study's seeds of the scale and phase."""
+    return list(override) if override else list(study["scales"][scale]["seeds"][phase])
 
 
 def config_hash(cfg: dict) -> str:
     return hashlib.sha256(json.dumps(cfg, sort_keys=True).encode()).hexdigest()[:8]
 
 
-def run_id(point: str, seed: int, cfg: dict) -> str:
-    """Directory name of one run; the hash keeps runs of a changed configuration apart."""
-    return f"seed{seed}-{config_hash(cfg)}"
+def run_id(point: str, seed: int, cfg: dict, execution: dict | None = None) -> str:
+    """Directory name of one run: the hash of its configuration and of how it executes (the
+    code it runs, the execution path, device and precision; see convstudies.codekey), so runs
+    of a changed configuration or changed code are kept apart and trained anew."""
+    return f"seed{seed}-{config_hash({**cfg, 'execution': execution} if execution else cfg)}"

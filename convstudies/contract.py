@@ -1,7 +1,7 @@
 """The study contract, checked while the workflow plans (no torch, no study code imported).
 
 A study directory ``studies/<id>/`` provides ``study.yaml``; ``analysis.py`` with
-``verdict(table, summary, thresholds)`` and ``key_table(summary)`` (and optionally
+``verdict(table, summary, thresholds, examples)`` and ``key_table(summary)`` (and optionally
 ``derive(table)``), reading each threshold as ``thresholds["name"]``; ``figures.py`` with
 one function per figure the study file names; and, if it names evaluations of its own,
 ``evaluations.py``. Every model, dataset and evaluation a grid point names must be
@@ -54,7 +54,7 @@ def check_study_code(study: dict, study_dir: Path) -> None:
     missing = [f for f in ANALYSIS_FUNCTIONS if f not in top_level_functions(analysis)]
     if missing:
         raise ConfigError(f"{analysis}: defines no {', '.join(f'{m}()' for m in missing)} "
-                          "(a study's analysis provides verdict(table, summary, thresholds) and key_table(summary))")
+                          "(a study's analysis provides verdict(table, summary, thresholds, examples) and key_table(summary))")
     registered, read = set(study.get("thresholds", {})), thresholds_read(analysis)
     if read - registered:
         raise ConfigError(f"{src}: thresholds: the verdict in {analysis.name} reads {sorted(read - registered)}, "

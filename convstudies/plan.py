@@ -23,5 +23,19 @@ def plan(config: dict, studies_dir: Path = STUDIES_DIR, check_contract: bool = T
         if check_contract:
             check_study_code(study, Path(studies_dir) / sid)
             check_points(points, src)
-        out[sid] = {"study": study, "points": points, "seeds": seeds_for(study, config["scale"], config.get("seeds"))}
+        seeds = seeds_for(study, config["scale"], config.get("phase", "confirmation"), config.get("seeds"))
+        out[sid] = {"study": study, "points": points, "seeds": seeds}
     return out
+
+
+def entry_code_key(planned_study: dict, entry: str) -> str:
+    """sha256 (16 hex digits) of a grid entry's resolved configs, seeds and the code its runs execute."""
+    import hashlib
+    import json
+
+    from .codekey import code_hash
+
+    points = {pid: p["config"] for pid, p in planned_study["points"].items() if p["entry"] == entry}
+    payload = {"seeds": planned_study["seeds"],
+               "points": {pid: {"config": cfg, "code": code_hash(cfg)} for pid, cfg in points.items()}}
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]

@@ -44,23 +44,65 @@ def training_line(runs_dir: Path) -> str:
     return f"Training: {n_runs} runs in {len(jobs)} jobs, {seconds:.0f} s of training-job wall time."
 
 
+def status(c: dict) -> str:
+    return "exploratory" if c.get("exploratory", True) else "confirmatory"
+
+
+def _checks_table(checks: list[dict]) -> list[str]:
+    return ["| check | estimate [95 % CI] | threshold | outcome |", "|---|---|---|---|",
+            *[_fmt_evidence(e) for e in checks]]
+
+
+def _protocol_lines(c: dict) -> list[str]:
+    """Seeds, registration and why a claim is exploratory, as the claims JSON records them."""
+    seeds, reg = c["seeds"], c["registration"]
+    used = ", ".join(map(str, seeds["used"]))
+    lines = [f"Seeds used: {used} ({seeds['phase']} seeds{'; overridden on the command line' if seeds['overridden'] else ''}); "
+             f"development seeds: {', '.join(map(str, seeds['development']))}, confirmation seeds: "
+             f"{', '.join(map(str, seeds['confirmation']))}.", ""]
+    if reg["registered_hash"]:
+        same = "unchanged since" if reg["matches"] else "**changed after**"
+        lines += [f"Registration: `{reg['registered_hash'][:16]}` of {reg['registered_on']}; the study is {same} "
+                  f"its registration (now `{reg['hash'][:16]}`).", ""]
+    else:
+        lines += ["Registration: none (`convstudies register` writes one).", ""]
+    if c["exploratory_reasons"]:
+        lines += ["**Exploratory**, because: " + "; ".join(c["exploratory_reasons"]) + ".", ""]
+    else:
+        lines += ["**Confirmatory**: registered before its confirmation runs, unchanged since, no rework.", ""]
+    if c.get("history"):
+        lines += ["Reworks after results were seen:", "",
+                  *[f"- {h['date']}: {h['change']} ({h['why']}" + (f"; prompted by {h['prompted_by']}" if h.get(
+                      "prompted_by") else "") + ")" for h in c["history"]], ""]
+    return lines
+
+
 def report(claims: list[Path], out: Path, scale: str) -> None:
-    """REPORT.md: per study the claim, the verdict with its evidence, the key table and the figures."""
+    """REPORT.md: per study the claim, the verdict with its evidence and invariants, how it was
+    registered, the key table, the anchors and the figures."""
     root = out.parent
-    lines = ["# convstudies report", "", f"Scale: **{scale}**. Each verdict compares pre-registered thresholds "
-             "(in the study file) with 95 % t-intervals over seeds.", "",
-             "| study | verdict |", "|---|---|"]
     claims_data = [json.loads(Path(c).read_text()) for c in claims]
-    lines += [f"| [{c['study']}](#{c['study']}) | {c['verdict']} |" for c in claims_data]
+    lines = ["# convstudies report", "", f"Scale: **{scale}**. Each verdict compares pre-registered thresholds "
+             "(in the study file) with 95 % intervals that count seed variation and, for test-set numbers, "
+             "test-set sampling (paired across arms on the same test examples). Only evidence (checks that "
+             "depend on training) decides; invariants (exact properties) are reported beside it. A study is "
+             "confirmatory only if it was registered before its confirmation runs and not reworked after "
+             "results were seen; otherwise exploratory.", "",
+             "| study | verdict | evidence | invariants | status |", "|---|---|---|---|---|"]
+    lines += [f"| [{c['study']}](#{c['study']}) | {c['verdict']} | {c['counts']['evidence']} | "
+              f"{c['counts']['invariants']} | {status(c)} |" for c in claims_data]
     for c in claims_data:
         sid = c["study"]
         spec = load_study(sid)
         summary = pd.read_csv(root / "tables" / f"{sid}_summary.csv")
         key = study_analysis(sid).key_table(summary)
-        lines += ["", f"## {sid}", "", f"> {c['claim']}", "", spec.get("description", "").strip(), "",
-                  f"**Verdict: {c['verdict']}**", "", training_line(root / "runs" / sid), "",
-                  "| check | estimate [95 % CI] | threshold | outcome |", "|---|---|---|---|",
-                  *[_fmt_evidence(e) for e in c["evidence"]], ""]
+        lines += ["", f"## {sid}", "", f"> {c['claim']}", "", " ".join(spec.get("description", "").split()), "",
+                  f"**Verdict: {c['verdict']}** ({status(c)})", "", training_line(root / "runs" / sid), "",
+                  f"Evidence ({c['counts']['evidence']}):", "", *_checks_table(c["evidence"]), ""]
+        if c["invariants"]:
+            lines += [f"Invariants ({c['counts']['invariants']}; exact properties, not evidence):", "",
+                      *_checks_table(c["invariants"]), ""]
+        lines += _protocol_lines(c)
         if c.get("note"):
             lines += [c["note"], ""]
         lines += [key.to_markdown(index=False, floatfmt=".3f"), ""]
@@ -71,5 +113,5 @@ def report(claims: list[Path], out: Path, scale: str) -> None:
             lines += ["Published numbers beside ours." + note, "",
                       anchors.to_markdown(index=False, floatfmt=".2f"), ""]
         for fig, caption in spec.get("figures", {}).items():
-            lines += [f"![{fig}](figures/{sid}/{fig}.png)", "", f"*{caption.strip()}*", ""]
+            lines += [f"![{fig}](figures/{sid}/{fig}.png)", "", f"*{' '.join(caption.split())}*", ""]
     out.write_text("\n".join(lines) + "\n")

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-RUN_COLUMNS = ("run", "seed", "value", "status")
+RUN_COLUMNS = ("run", "seed", "value", "status", "examples")
 
 
 def t_interval(values: np.ndarray, level: float = 0.95) -> tuple[float, float, float]:
@@ -66,3 +66,28 @@ def paired_interval(table: pd.DataFrame, a: dict, b: dict) -> tuple[float, float
 def paired(table: pd.DataFrame, point_a: str, point_b: str, **conds) -> tuple[float, float, float]:
     """:func:`paired_interval` of two grid points under the same conditions."""
     return paired_interval(table, {"point": point_a, **conds}, {"point": point_b, **conds})
+
+
+def example_matrix(table: pd.DataFrame, examples: dict, **conds) -> np.ndarray:
+    """Per-example values of the runs matching ``conds``: an array (seeds, examples), rows in seed order.
+
+    The rows selected must be one per seed and carry an ``examples`` key (evaluations that
+    return ``per_example`` values); the arrays come from ``examples`` (the tables step's npz).
+    """
+    rows = select(table, **conds)
+    if rows.empty or "examples" not in rows or rows["examples"].isna().any():
+        raise ValueError(f"no per-example values for {conds}: the evaluation must return per_example values")
+    if rows["seed"].duplicated().any():
+        raise ValueError(f"more than one row per seed for {conds}; add conditions")
+    rows = rows.sort_values("seed")
+    arrays = [np.asarray(examples[k], dtype=float) for k in rows["examples"]]
+    if len({len(a) for a in arrays}) != 1:
+        raise ValueError(f"runs for {conds} were evaluated on different numbers of examples")
+    return np.stack(arrays)
+
+
+def paired_matrices(table: pd.DataFrame, examples: dict, a: dict, b: dict) -> tuple[np.ndarray, np.ndarray]:
+    """(seeds, examples) arrays of two arms on the seeds both have, in seed order, for paired intervals."""
+    seeds = sorted(set(select(table, **a)["seed"]) & set(select(table, **b)["seed"]))
+    return (example_matrix(table[table["seed"].isin(seeds)], examples, **a),
+            example_matrix(table[table["seed"].isin(seeds)], examples, **b))

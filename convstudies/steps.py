@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from .config import load_study
+from .config import load_study, study_file
+from .registration import audit
 from .stats import summarize
-from .tables import collect
+from .tables import collect, collect_examples, collect_runs, load_examples, save_examples
 
 
 def study_analysis(study: str):
@@ -30,12 +31,18 @@ def read(table: Path, summary: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     return pd.read_csv(table), pd.read_csv(summary)
 
 
-def tables(study: str, summaries: list[Path], table_out: Path, summary_out: Path) -> None:
-    """The tidy table of every run of a study (with the study's derived rows) and its summary over seeds."""
+def tables(study: str, summaries: list[Path], table_out: Path, summary_out: Path,
+           examples_out: Path | None = None, runs_out: Path | None = None) -> None:
+    """The tidy table of every run of a study (with the study's derived rows), its summary over
+    seeds, the runs' per-example values and the runs' provenance (what the verdict audits)."""
     table = collect(summaries)
     table = getattr(study_analysis(study), "derive", lambda t: t)(table)
     write_csv(table, table_out)
     write_csv(summarize(table), summary_out)
+    if examples_out is not None:
+        save_examples(collect_examples(summaries), examples_out)
+    if runs_out is not None:
+        write_csv(collect_runs(summaries), runs_out)
 
 
 def figures(study: str, table: Path, summary: Path, outs: dict[str, Path]) -> None:
@@ -56,12 +63,28 @@ def figures(study: str, table: Path, summary: Path, outs: dict[str, Path]) -> No
         plt.close(fig)
 
 
-def verdict(study: str, table: Path, summary: Path, out: Path) -> dict:
-    """Decide a study's claim from its tables and pre-registered thresholds; write the claims JSON."""
+def verdict(study: str, table: Path, summary: Path, out: Path, examples: Path | None = None,
+            runs: Path | None = None, scale: str = "embedded", phase: str = "confirmation",
+            seeds_overridden: bool = False) -> dict:
+    """Decide a study's claim from its tables and pre-registered thresholds; write the claims JSON
+    (evidence, invariants, seeds, registration audit; see workflow/schemas/claims.schema.yaml)."""
     spec = load_study(study)
-    result = study_analysis(study).verdict(*read(table, summary), spec["thresholds"])
-    claim = {"study": study, "claim": spec["claim"], "verdict": result["verdict"],
-             "evidence": result["evidence"], "thresholds": spec["thresholds"],
+    study_dir = study_file(study).parent
+    ex = load_examples(examples) if examples is not None and Path(examples).exists() else {}
+    result = study_analysis(study).verdict(*read(table, summary), spec["thresholds"], ex)
+    run_table = pd.read_csv(runs) if runs is not None and Path(runs).exists() else pd.DataFrame(
+        columns=["git", "dirty"])
+    seeds = spec["scales"][scale]["seeds"]
+    used = sorted(int(s) for s in pd.read_csv(table)["seed"].unique())
+    claim = {"study": study, "claim": " ".join(spec["claim"].split()), "verdict": result["verdict"],
+             "evidence": result["evidence"], "invariants": result.get("invariants", []),
+             "counts": {"evidence": len(result["evidence"]), "invariants": len(result.get("invariants", []))},
+             "thresholds": spec["thresholds"],
+             "seeds": {"development": seeds["development"], "confirmation": seeds["confirmation"], "used": used,
+                       "phase": phase, "overridden": seeds_overridden},
+             "scale": scale,
+             **audit(spec, study_dir, run_table, phase, seeds_overridden),
+             "history": spec.get("history", []),
              **({"note": result["note"]} if result.get("note") else {})}
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(claim, indent=1))

@@ -62,3 +62,21 @@ def test_run_id_changes_with_the_configuration():
     cfg = {"a": 1}
     assert run_id("p", 0, cfg) == run_id("p", 0, copy.deepcopy(cfg))
     assert run_id("p", 0, cfg) != run_id("p", 0, {"a": 2})
+
+
+def test_seeds_from_the_command_line_arrive_as_strings_and_are_accepted():
+    cfg = validate_config({"seeds": ["3", "4", "5"]})  # what --config seeds='[3,4,5]' gives
+    assert cfg["seeds"] == [3, 4, 5]
+    with pytest.raises(ConfigError, match=r"seeds\[0\]: 'x' is not of type 'integer'"):
+        validate_config({"seeds": ["x"]})
+
+
+def test_phase_picks_the_development_or_confirmation_seeds():
+    from convstudies.plan import plan
+
+    study = load_study("lenet5")["scales"]["embedded"]["seeds"]
+    conf = plan(validate_config({"studies": ["lenet5"]}))["lenet5"]["seeds"]
+    dev = plan(validate_config({"studies": ["lenet5"], "phase": "development"}))["lenet5"]["seeds"]
+    assert conf == study["confirmation"] and dev == study["development"] and min(conf) >= 1000
+    with pytest.raises(ConfigError, match="phase: 'final' is not one of"):
+        validate_config({"phase": "final"})

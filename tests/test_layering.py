@@ -22,13 +22,13 @@ LAYERS = [
     ["convstudies.cli"],
     ["convstudies.engine", "convstudies.report"],
     ["convstudies.steps"],
-    ["convstudies.plan"],
-    ["convstudies.contract"],
+    ["convstudies.plan", "convstudies.registration"],
+    ["convstudies.contract", "convstudies.codekey"],
     ["convstudies.studies"],
     ["convstudies.evaluations"],
     ["convstudies.models", "convstudies.datasets"],
-    ["convstudies.config", "convstudies.tables", "convstudies.stats", "convstudies.verdicts", "convstudies.plots",
-     "convstudies.shifts"],
+    ["convstudies.config", "convstudies.tables", "convstudies.stats", "convstudies.intervals", "convstudies.verdicts",
+     "convstudies.plots", "convstudies.shifts"],
     ["convstudies.registry"],
 ]
 TORCH = ("torch", "torchvision", "pytorch_lightning", "lightning", "lightning_fabric", "timm", "torchmetrics")
@@ -142,6 +142,7 @@ def loaded_with(name: str) -> set[str]:
 
 
 LIGHT = ["convstudies.registry", "convstudies.config", "convstudies.plan", "convstudies.contract",
+         "convstudies.codekey", "convstudies.registration", "convstudies.intervals", "convstudies.tables",
          "convstudies.steps", "convstudies.report", "convstudies.cli", "convstudies.models", "convstudies.datasets",
          "convstudies.evaluations", "convstudies.datasets.sources"]
 

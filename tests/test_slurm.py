@@ -34,7 +34,7 @@ pytestmark = [pytest.mark.slurm, pytest.mark.slow]
 
 PROFILE = REPO / "workflow" / "profiles" / "slurm"
 CONFIG = ["scale=tiny", "studies=[translation]"]
-FAIL_RUN = "translation/mlp/seed0"
+FAIL_RUN = "translation/mlp/seed1000"  # the tiny scale's first confirmation seed
 # The profile polls squeue as a real cluster wants it (first check after 40 s); test jobs
 # take seconds. (The test cluster keeps finished jobs in squeue for MinJobAge=2 h >= 3 x 2 s.)
 FAST_POLL = ["--slurm-init-seconds-before-status-checks", "2", "--seconds-between-status-checks", "2"]
@@ -238,7 +238,7 @@ def test_failed_job_is_retried_then_rerun_trains_only_the_missing_run(slurm_clus
     after_failure = complete_runs(tmp_path)
     assert {k: after_failure[k] for k in start} == start, "a finished run was retrained or overwritten"
     mlp_done = {k: v for k, v in after_failure.items() if k not in start}
-    assert len(mlp_done) == 1 and "/mlp/seed1-" in next(iter(mlp_done))  # the failing job kept seed 1 ...
+    assert len(mlp_done) == 1 and "/mlp/seed1001-" in next(iter(mlp_done))  # the failing job kept seed 1001 ...
     assert next(iter(mlp_done.values()))["slurm_job_id"] == attempts[0]["slurm_id"]  # ... trained once
 
     # 2. without the fault, the rerun trains only the missing run and finishes the workflow
@@ -252,7 +252,7 @@ def test_failed_job_is_retried_then_rerun_trains_only_the_missing_run(slurm_clus
     after = complete_runs(tmp_path)
     assert {k: after[k] for k in after_failure} == after_failure, "a finished run was retrained or overwritten"
     new = {k: v for k, v in after.items() if k not in after_failure}
-    assert len(new) == 1 and "/mlp/seed0-" in next(iter(new))
+    assert len(new) == 1 and "/mlp/seed1000-" in next(iter(new))
     assert next(iter(new.values()))["slurm_job_id"] == mlp_job[0]["slurm_id"]
     print(f"\n[slurm] with the failure {TIMINGS['slurm_with_failure']:.0f} s, SLURM jobs "
           f"{[(s['rule'], s['wildcards'], s['slurm_id']) for s in subs]}; rerun {seconds:.0f} s, SLURM jobs "

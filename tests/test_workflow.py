@@ -15,7 +15,8 @@ import time
 import pandas as pd
 import pytest
 
-from convstudies.config import expand_points, load_study, ordered_studies
+from convstudies.config import expand_points, load_study, ordered_studies, validate
+from convstudies.config import schema
 from helpers.processes import VIOLATION, run_without_torch
 
 from conftest import REPO, snakemake_cmd
@@ -23,6 +24,7 @@ from conftest import REPO, snakemake_cmd
 pytestmark = pytest.mark.slow
 STUDIES = ordered_studies()
 TINY = ["--config", "scale=tiny", "--cores", "2"]
+CLAIMS_SCHEMA = schema("claims")
 
 
 def finished_runs(workdir):
@@ -66,13 +68,16 @@ def test_every_study_gives_tables_a_claim_figures_and_a_report_section(tiny_resu
     spec = load_study(study)
     table = pd.read_csv(res / "tables" / f"{study}.csv")
     assert {"study", "point", "run", "seed", "condition", "metric", "value"} <= set(table.columns)
-    assert set(table["seed"]) == set(spec["scales"]["tiny"]["seeds"])
+    assert set(table["seed"]) == set(spec["scales"]["tiny"]["seeds"]["confirmation"])
     summary = pd.read_csv(res / "tables" / f"{study}_summary.csv")
     assert {"mean", "ci_low", "ci_high", "n"} <= set(summary.columns)
     claim = json.loads((res / "claims" / f"{study}.json").read_text())
+    validate(claim, CLAIMS_SCHEMA, f"claims/{study}.json")  # raises, naming the key, if it does not conform
     assert claim["study"] == study and claim["verdict"] in ("holds", "does not hold", "inconclusive")
     assert claim["thresholds"] == spec["thresholds"] and claim["evidence"]
-    assert all({"estimate", "ci_low", "ci_high", "threshold", "outcome"} <= set(e) for e in claim["evidence"])
+    assert all(e["ci_low"] < e["ci_high"] for e in claim["evidence"]), "an evidence interval of zero width"
+    assert claim["seeds"]["used"] == spec["scales"]["tiny"]["seeds"]["confirmation"]
+    assert claim["exploratory"] == bool(claim["exploratory_reasons"])
     for fig in spec["figures"]:
         png = res / "figures" / study / f"{fig}.png"
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5_000
@@ -96,14 +101,17 @@ def test_analysis_steps_import_no_torch_and_reproduce_the_workflow(tiny_results,
     summaries = [str(res / "runs" / study / f"{e}.json") for e in entries]  # in the rule's order
     table, summary = tmp_path / "t.csv", tmp_path / "s.csv"
     outs = [f"{f}={tmp_path / f}.png" for f in load_study(study)["figures"]]
-    for args in (["tables", "--study", study, "--summaries", *summaries, "--table", str(table), "--summary", str(summary)],
+    examples, runs = tmp_path / "e.npz", tmp_path / "r.csv"
+    for args in (["tables", "--study", study, "--summaries", *summaries, "--table", str(table), "--summary", str(summary),
+                  "--examples", str(examples), "--runs", str(runs)],
                  ["figures", "--study", study, "--table", str(table), "--summary", str(summary), "--out", *outs],
                  ["verdict", "--study", study, "--table", str(table), "--summary", str(summary),
-                  "--out", str(tmp_path / "claim.json")]):
+                  "--examples", str(examples), "--runs", str(runs), "--scale", "tiny", "--out", str(tmp_path / "claim.json")]):
         out = run_without_torch(["-m", "convstudies", *args], cwd=wd)
         assert out.returncode == 0 and VIOLATION not in out.stderr, (args[0], out.stderr[-3000:])
     assert table.read_text() == (res / "tables" / f"{study}.csv").read_text()
-    assert json.loads((tmp_path / "claim.json").read_text()) == json.loads((res / "claims" / f"{study}.json").read_text())
+    again, claim = (json.loads(p.read_text()) for p in (tmp_path / "claim.json", res / "claims" / f"{study}.json"))
+    assert {**again, "registration": None} == {**claim, "registration": None}  # the audit reads the current HEAD
     assert all((tmp_path / f"{f}.png").stat().st_size > 5_000 for f in load_study(study)["figures"])
 
 

@@ -15,23 +15,36 @@ import traceback
 from ..config import expand_points, load_study, run_id, seeds_for
 
 
-def entry_runs(study_id: str, entry: str, scale: str, seeds=None, studies_dir=None) -> list[dict]:
-    """Every run of a grid entry as the workflow plans it: point, labels, run id, config."""
+def entry_runs(study_id: str, entry: str, scale: str, seeds=None, studies_dir=None,
+               device: str = "cpu", precision: str = "32-true") -> list[dict]:
+    """Every run of a grid entry as the workflow plans it: point, labels, run id, config, execution.
+
+    The run id hashes the configuration and the execution: the code the run executes
+    (:func:`convstudies.codekey.code_hash`), the execution path, the device type and the precision.
+    """
+    from ..codekey import code_hash
+
     kw = {"studies_dir": studies_dir} if studies_dir else {}
     study = load_study(study_id, **kw)
-    points = {k: v for k, v in expand_points(study, scale, study_id).items() if v["entry"] == entry}
+    all_points = expand_points(study, scale, study_id)
+    points = {k: v for k, v in all_points.items() if v["entry"] == entry}
     if not points:
         raise SystemExit(f"study {study_id!r} has no grid entry {entry!r}")
-    all_points = expand_points(study, scale, study_id)
+
+    def execution(cfg):
+        return {"code": code_hash(cfg), "path": "separate", "device": device, "precision": precision}
+
     runs = []
     for pid, p in points.items():
-        for seed in seeds_for(study, scale, seeds):
+        for seed in (seeds if seeds is not None else seeds_for(study, scale)):
             cfg = {**p["config"], "seed": seed}
-            run = {"point": pid, "labels": p["labels"], "run": run_id(pid, seed, cfg), "config": cfg}
+            ex = execution(cfg)
+            run = {"point": pid, "labels": p["labels"], "run": run_id(pid, seed, cfg, ex), "config": cfg,
+                   "execution": ex}
             src = cfg["train"].get("init_from")
             if src:
                 src_cfg = {**all_points[src]["config"], "seed": seed}
-                run["init_run"] = f"{src}/{run_id(src, seed, src_cfg)}"
+                run["init_run"] = f"{src}/{run_id(src, seed, src_cfg, execution(src_cfg))}"
             runs.append(run)
     return runs
 
@@ -52,10 +65,12 @@ def run_job(a) -> int:
 
 
 def train_entry(a) -> int:
-    from .train import is_complete, train
+    from .train import is_complete, resolve_device, resolve_precision, train
 
+    device = resolve_device(a.accelerator)
+    precision = resolve_precision(a.precision, device)
     t0, failed, records = time.time(), [], []
-    for r in entry_runs(a.study, a.entry, a.scale, a.seeds):
+    for r in entry_runs(a.study, a.entry, a.scale, a.seeds, device=device.type, precision=precision):
         run_dir = a.runs_dir / r["point"] / r["run"]
         full_id = f"{a.study}/{r['point']}/seed{r['config']['seed']}"
         if is_complete(run_dir):
@@ -67,7 +82,7 @@ def train_entry(a) -> int:
                 data = a.data / f"{r['config']['data']['dataset']}.pt" if a.data else None
                 init = a.runs_dir / r["init_run"] / "model.pt" if r.get("init_run") else None
                 m = train(r["config"], run_dir=run_dir, data_path=data, accelerator=a.accelerator,
-                          precision=a.precision, init_weights=init)
+                          precision=precision, init_weights=init, execution=r["execution"])
                 print(f"[convstudies] {full_id}: {m['status']} in {m['wall_seconds']:.1f}s", flush=True)
             except Exception:  # noqa: BLE001 - finish the other runs, then fail the job
                 traceback.print_exc()

@@ -9,6 +9,7 @@ import time
 import warnings
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from ..datasets import build_dataset
@@ -159,11 +160,12 @@ def fit(cfg: dict, data: TensorDataset, device: torch.device, precision: str = "
 
 def train(cfg: dict, data: TensorDataset | None = None, run_dir: str | Path | None = None, *,
           data_path: str | Path | None = None, accelerator: str = "auto", precision: str = "auto",
-          init_weights: str | Path | None = None) -> dict:
+          init_weights: str | Path | None = None, execution: dict | None = None) -> dict:
     """Train one run and evaluate it; write the run directory when ``run_dir`` is given.
 
     ``cfg`` is a resolved run configuration (see workflow/schemas/study.schema.yaml) plus
-    ``seed``. ``init_weights`` is a state dict file to start from (pretraining). Returns the
+    ``seed``. ``init_weights`` is a state dict file to start from (pretraining); ``execution``
+    (code hash, path, device, precision: what the run key hashes) goes into provenance. Returns the
     metrics dict; a run whose loss becomes NaN has status "diverged".
     """
     t_start = time.time()
@@ -186,17 +188,36 @@ def train(cfg: dict, data: TensorDataset | None = None, run_dir: str | Path | No
         rows = []
         for evaluate, params in evaluations:
             rows += evaluate(model, ds, cfg, **params)
-        metrics["evaluations"] = rows
+        metrics["evaluations"], metrics["per_example"] = split_per_example(rows)
         metrics["final"] = {k: v for k, v in module.history[-1].items() if k != "epoch"} if module.history else {}
     metrics["wall_seconds"] = time.time() - t_start
     if run_dir is not None:
         write_run_dir(Path(run_dir), cfg, metrics, model, {"device": str(device), "precision": precision,
-                                                           "started": t_start, "finished": time.time()})
+                                                           "started": t_start, "finished": time.time(),
+                                                           "execution": execution})
     return metrics
 
 
+def split_per_example(rows: list[dict]) -> tuple[list[dict], dict[str, np.ndarray]]:
+    """Take the per-example values out of evaluation rows.
+
+    An evaluation row may carry ``per_example``: one value per test example (e.g. 1.0 where the
+    prediction is right), in the order of the test split; intervals and pairing across arms are
+    computed from these. They are stored apart (``per_example.npz``), keyed by the row's index,
+    which the row keeps as ``examples``.
+    """
+    examples = {}
+    for i, r in enumerate(rows):
+        values = r.pop("per_example", None)
+        if values is not None:
+            values = values.detach().float().cpu().numpy() if torch.is_tensor(values) else np.asarray(values)
+            examples[str(i)] = values.astype(np.float32).reshape(-1)
+            r["examples"] = str(i)
+    return rows, examples
+
+
 def write_run_dir(run_dir: Path, cfg: dict, metrics: dict, model, runtime: dict) -> None:
-    """Write config, metrics, weights and provenance into ``run_dir`` atomically.
+    """Write config, metrics, per-example values, weights and provenance into ``run_dir`` atomically.
 
     Everything goes to a temporary sibling that is renamed into place last, so a run
     directory either is complete or does not exist, whenever the process is killed.
@@ -206,7 +227,9 @@ def write_run_dir(run_dir: Path, cfg: dict, metrics: dict, model, runtime: dict)
         shutil.rmtree(tmp)
     tmp.mkdir(parents=True)
     (tmp / "config.json").write_text(json.dumps(cfg, indent=1, sort_keys=True))
-    (tmp / "metrics.json").write_text(json.dumps(metrics, indent=1))
+    (tmp / "metrics.json").write_text(json.dumps({k: v for k, v in metrics.items() if k != "per_example"}, indent=1))
+    if metrics.get("per_example"):
+        np.savez_compressed(tmp / "per_example.npz", **metrics["per_example"])
     torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, tmp / "model.pt")
     (tmp / "provenance.json").write_text(json.dumps({**provenance(), "runtime": runtime}, indent=1))
     if run_dir.exists():

@@ -1,5 +1,12 @@
 """conv1d: tables and verdict (pandas only) for 1D convolutions on MNIST-1D (ordered vs fixed-permuted
-positions) and on words (negation corpus, MR)."""
+positions) and on words (negation corpus, MR).
+
+Evidence: test accuracies and their differences, with intervals that count seeds and test
+examples (two-way intervals of per-example values; arms paired on seed index and test example,
+the ordered and shuffled MNIST-1D test splits holding the same sequences in the same order).
+Invariant: a bag-of-words model's prediction ignores word order, so its per-example correctness
+on word-shuffled test sentences equals that on the ordered ones.
+"""
 from __future__ import annotations
 
 import math
@@ -7,7 +14,8 @@ import math
 import numpy as np
 import pandas as pd
 
-from convstudies.stats import per_seed, select, t_interval
+from convstudies.intervals import paired_difference, two_way_interval
+from convstudies.stats import example_matrix, select
 from convstudies.verdicts import Check, decide
 
 CHANCE = 0.5  # both text corpora have exactly / nearly balanced classes
@@ -44,54 +52,106 @@ def derive(table: pd.DataFrame) -> pd.DataFrame:
     return pd.concat([table, pd.DataFrame(rows)], ignore_index=True) if rows else table
 
 
-def _values(table, entry, **conds) -> pd.Series:
-    """Values by seed of the runs of grid entry ``entry`` (point-id prefix) matching ``conds``."""
+ACC = dict(condition="test", metric="accuracy")
+
+
+def _rows(table: pd.DataFrame, entry: str, **conds) -> pd.DataFrame:
     t = select(table, **conds)
-    return per_seed(t[entry_of(t["point"]) == entry])
+    return t[entry_of(t["point"]) == entry]
 
 
-def paired_entries(table, entry_a, entry_b, **conds) -> tuple[float, float, float]:
-    """Mean and 95 % CI over seeds of (a - b) for two grid entries (point-id prefixes), pairing runs by seed."""
-    a, b = _values(table, entry_a, **conds), _values(table, entry_b, **conds)
-    return t_interval((a - b).dropna().to_numpy())
+def matrices(table: pd.DataFrame, examples: dict, *arms: tuple[str, dict]) -> list[np.ndarray]:
+    """(seeds, examples) arrays of the runs of each arm, an arm being (grid entry, conditions), on the
+    seeds every arm has, rows in seed order: row s of every array comes from seed index s."""
+    rows = [_rows(table, entry, **conds) for entry, conds in arms]
+    seeds = set.intersection(*(set(r["seed"]) for r in rows))
+    return [example_matrix(r[r["seed"].isin(seeds)], examples) for r in rows]
 
 
-def above_chance(table, entry, dataset="negation") -> tuple[float, float, float]:
-    v = _values(table, entry, condition="test", metric="accuracy", dataset=dataset)
-    return t_interval(v.to_numpy() - CHANCE)
+def above_chance(table, examples, entry, dataset="negation") -> tuple[float, float, float]:
+    """Test accuracy minus chance, with its interval over seeds and test examples."""
+    m, lo, hi = two_way_interval(matrices(table, examples, (entry, dict(dataset=dataset, **ACC)))[0])
+    return m - CHANCE, lo - CHANCE, hi - CHANCE
 
 
-def verdict(table: pd.DataFrame, summary: pd.DataFrame, thresholds: dict) -> dict:
-    checks = [
-        Check("CNN - MLP accuracy, ordered MNIST-1D (paired)",
-              *paired_entries(table, "cnn", "mlp", condition="test", metric="accuracy", dataset=ORDERED),
+def shuffle_costs(table, examples, *entries) -> list[np.ndarray]:
+    """Per seed and test example: ordered minus shuffled-positions correctness of each MNIST-1D entry
+    (values in [-1, 1]), on the seeds all of them have."""
+    arms = [(e, dict(dataset=ds, **ACC)) for e in entries for ds in (ORDERED, SHUFFLED)]
+    m = matrices(table, examples, *arms)
+    return [m[2 * i] - m[2 * i + 1] for i in range(len(entries))]
+
+
+def verdict(table: pd.DataFrame, summary: pd.DataFrame, thresholds: dict, examples: dict) -> dict:
+    table = table[table["status"] == "ok"]
+    cnn_cost, mlp_cost = shuffle_costs(table, examples, "cnn", "mlp")
+    evidence = [
+        Check("CNN - MLP accuracy, ordered MNIST-1D (paired on seeds and test examples)",
+              *paired_difference(*matrices(table, examples, ("cnn", dict(dataset=ORDERED, **ACC)),
+                                           ("mlp", dict(dataset=ORDERED, **ACC)))),
               thresholds["cnn_over_mlp_min"], ">=", "1D kernels find the patterns wherever they sit"),
-        Check("shuffle cost of the CNN - shuffle cost of the MLP (paired)",
-              *paired_entries(table, "cnn", "mlp", condition="shuffle_cost", metric="accuracy_drop"),
+        Check("shuffle cost of the CNN - shuffle cost of the MLP (paired on seeds and test examples)",
+              *paired_difference(cnn_cost, mlp_cost, bounds=(-1.0, 1.0)),
               thresholds["shuffle_gap_min"], ">=", "the CNN's advantage is the order of the positions"),
-        Check("text CNN accuracy - chance, negation corpus", *above_chance(table, "text_cnn"),
+        Check("text CNN accuracy - chance, negation corpus (interval over seeds and test examples)",
+              *above_chance(table, examples, "text_cnn"),
               thresholds["text_cnn_margin_min"], ">=", "a kernel over neighbouring words sees 'not good'"),
-        Check("bag-of-words accuracy - chance, negation corpus", *above_chance(table, "text_bow"),
+        Check("bag-of-words accuracy - chance, negation corpus (interval over seeds and test examples)",
+              *above_chance(table, examples, "text_bow"),
               thresholds["bow_band"], "<=", "without word order the classes look the same"),
     ]
-    result = decide(checks)
+    result = decide(evidence, invariants(table, examples))
+    note = _note(table, examples)
+    if note:
+        result["note"] = note
+    return result
+
+
+def invariants(table: pd.DataFrame, examples: dict) -> list[Check]:
+    """Bag of words is blind to word order by construction: the share of test sentences whose
+    correctness changes when their words are shuffled is exactly 0 (every corpus it ran on)."""
+    shuf = _rows(table, "text_bow", condition="token_shuffle", metric="accuracy")
+    if shuf.empty or "examples" not in shuf or shuf["examples"].isna().any():
+        return []
+    changed = []
+    for dataset in sorted(shuf["dataset"].unique()):
+        ordered, shuffled = matrices(table, examples, ("text_bow", dict(dataset=dataset, **ACC)),
+                                     ("text_bow", dict(dataset=dataset, condition="token_shuffle", metric="accuracy")))
+        changed.append(float(np.abs(ordered - shuffled).mean(axis=1).max()))
+    dev = max(changed)
+    return [Check("bag of words: share of test sentences whose correctness changes with word-shuffled input "
+                  "(max over runs)", dev, dev, dev, 0.0, "<=",
+                  "a mean of word embeddings cannot see word order")]
+
+
+def _interval(m, lo, hi) -> str:
+    return f"{m:.3f} [{lo:.3f}, {hi:.3f}]"
+
+
+def _note(table: pd.DataFrame, examples: dict) -> str:
     notes = []
-    mr = select(summary, condition="test", metric="accuracy", dataset="mr")
+    mr = select(table, dataset="mr", **ACC)
     if not mr.empty:
         parts = []
-        for _, r in mr.iterrows():
-            e = entry_of(pd.Series([r["point"]])).iloc[0]
-            paper = f" (Kim 2014: {PAPER_MR[e]:.3f})" if e in PAPER_MR else ""
-            parts.append(f"{r['model']} {r['mean']:.3f} [{r['ci_low']:.3f}, {r['ci_high']:.3f}]{paper}")
+        for entry in TEXT_MODELS:
+            rows = mr[entry_of(mr["point"]) == entry]
+            if rows.empty:
+                continue
+            paper = f" (Kim 2014: {PAPER_MR[entry]:.3f})" if entry in PAPER_MR else ""
+            parts.append(f"{rows['model'].iloc[0]} {_interval(*two_way_interval(example_matrix(rows, examples)))}{paper}")
         notes.append("MR sentence polarity, fixed stratified 90/10 split, n = "
-                     f"{int(mr['n'].max())} seeds: " + "; ".join(parts) + ".")
-    drops = select(summary, condition="shuffle_cost", metric="accuracy_drop")
-    if not drops.empty:
-        notes.append("Accuracy lost to shuffled positions (MNIST-1D; paper: CNN 0.38, MLP 0.00): " + "; ".join(
-            f"{r['model']} {r['mean']:.3f}" for _, r in drops.iterrows()) + ".")
-    if notes:
-        result["note"] = " ".join(notes)
-    return result
+                     f"{mr['seed'].nunique()} seeds (95 % intervals over seeds and test examples): "
+                     + "; ".join(parts) + ".")
+    present = [e for e in MNIST1D_MODELS if not _rows(table, e, dataset=SHUFFLED, **ACC).empty
+               and not _rows(table, e, dataset=ORDERED, **ACC).empty]
+    if present:
+        costs = shuffle_costs(table, examples, *present)
+        names = {e: _rows(table, e, dataset=ORDERED, **ACC)["model"].iloc[0] for e in present}
+        notes.append("Accuracy lost to shuffled positions (MNIST-1D, 95 % intervals over seeds and test examples; "
+                     "paper: CNN 0.38, MLP 0.00): " + "; ".join(
+                         f"{names[e]} {_interval(*two_way_interval(c, bounds=(-1.0, 1.0)))}"
+                         for e, c in zip(present, costs)) + ".")
+    return " ".join(notes)
 
 
 def key_table(summary: pd.DataFrame) -> pd.DataFrame:

@@ -5,7 +5,7 @@ import numpy as np
 import torch
 
 from convstudies.evaluations import register_evaluation
-from convstudies.evaluations.common import accuracy_of
+from convstudies.evaluations.common import correct, rate_row
 
 
 def shuffle_tokens(x, seed: int = 1234):
@@ -19,9 +19,10 @@ def shuffle_tokens(x, seed: int = 1234):
 
 @register_evaluation
 def token_shuffle(model, data, cfg, seed: int = 1234) -> list[dict]:
-    """Test accuracy when the words of every test sentence are shuffled (the model was trained on ordered text)."""
-    acc = accuracy_of(model, shuffle_tokens(data.x_test, seed), data.y_test)
-    return [{"condition": "token_shuffle", "metric": "accuracy", "value": acc}]
+    """Test accuracy when the words of every test sentence are shuffled (the model was trained on ordered
+    text), with its per-example correctness in the test split's order."""
+    right = correct(model, shuffle_tokens(data.x_test, seed), data.y_test)
+    return [rate_row(right, condition="token_shuffle", metric="accuracy")]
 
 
 def filter_directions(model) -> np.ndarray:

@@ -7,7 +7,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from convstudies.stats import paired, select, t_interval
+from convstudies.intervals import paired_difference
+from convstudies.stats import example_matrix, select
 from convstudies.verdicts import Check, decide
 
 KINDS = ["kind-poolmax", "kind-poolavg", "kind-poolconv", "kind-poolblurmax", "kind-poolnone"]
@@ -24,7 +25,7 @@ def derive(table: pd.DataFrame) -> pd.DataFrame:
     cons = select(table, condition="shifted", metric="consistency")
     if cons.empty:
         return table
-    keys = [c for c in table.columns if c not in ("shift", "value", "metric", "condition")]
+    keys = [c for c in table.columns if c not in ("shift", "value", "metric", "condition", "examples")]
     out = [table]
     for name, shifts in (("consistency_1_2px", SMALL), ("consistency_1_4px", RANGE)):
         m = cons[cons["shift"].isin(shifts)].groupby(keys, dropna=False, as_index=False)["value"].mean()
@@ -51,56 +52,93 @@ def invariance_extent(shifts, consistency, level: float = EXTENT_LEVEL) -> float
     return float(s[i - 1] + (c[i - 1] - level) / (c[i - 1] - c[i]) * (s[i] - s[i - 1]))
 
 
-def _over_runs(table, metric, agg="max") -> tuple[float, float, float]:
-    """A sub-gradient metric over every max-pooling run: (estimate, CI) from the per-run values."""
-    v = select(table, condition="subgradient", metric=metric)["value"].to_numpy(dtype=float)
-    if len(v) == 0:
+def _worst(table, metric) -> float:
+    """The largest value of a sub-gradient metric over every max-pooling run (NaN when none was measured)."""
+    v = select(table, condition="subgradient", metric=metric, status="ok")["value"].to_numpy(dtype=float)
+    return float(np.max(v)) if len(v) else float("nan")
+
+
+def consistency_over_shifts(table, examples, point, shifts, seeds=None) -> np.ndarray:
+    """(seeds, test digits) consistency of ``point`` averaged over ``shifts`` (each digit's own mean).
+
+    The rows are the runs of ``seeds`` (default: every ok run of the point) in seed order.
+    """
+    rows = select(table, point=point, condition="shifted", metric="consistency", status="ok")
+    if seeds is not None:
+        rows = rows[rows["seed"].isin(seeds)]
+    return np.mean([example_matrix(rows, examples, shift=s) for s in shifts], axis=0)
+
+
+def _gain(table, examples, a, b, shifts) -> tuple[float, float, float]:
+    """Consistency of ``a`` minus ``b`` over ``shifts``: paired on seeds and test digits, two-way interval."""
+    ok = select(table, condition="shifted", metric="consistency", status="ok")
+    seeds = sorted(set(ok[ok["point"] == a]["seed"]) & set(ok[ok["point"] == b]["seed"]))
+    if not seeds:
         return np.nan, np.nan, np.nan
-    if agg == "max":  # a worst case: the estimate and both bounds are the largest value seen
-        m = float(np.max(v))
-        return m, m, m
-    return t_interval(v)
+    return paired_difference(consistency_over_shifts(table, examples, a, shifts, seeds),
+                             consistency_over_shifts(table, examples, b, shifts, seeds), bounds=(0.0, 1.0))
 
 
-def verdict(table: pd.DataFrame, summary: pd.DataFrame, thresholds: dict) -> dict:
-    small = dict(condition="shift_mean", metric="consistency_1_2px")
-    rng = dict(condition="shift_mean", metric="consistency_1_4px")
-    checks = [
-        Check("consistency gain of max pooling (window 2) over no pooling, shifts 1-2 px",
-              *paired(table, "kind-poolmax", "kind-poolnone", **small), thresholds["small_shift_margin"], ">=",
+def verdict(table: pd.DataFrame, summary: pd.DataFrame, thresholds: dict, examples: dict) -> dict:
+    """Evidence: consistency gains (per-digit consistency averaged over the shifts, paired on seeds
+    and test digits, two-way intervals counting seed and test-set sampling). Invariants: the
+    max-pool gradient rule on the trained nets' own activations (worst run)."""
+    small, rng = "shifts 1-2 px", "shifts 1-4 px"
+    evidence = [
+        Check(f"consistency gain of max pooling (window 2) over no pooling, {small}",
+              *_gain(table, examples, "kind-poolmax", "kind-poolnone", SMALL), thresholds["small_shift_margin"], ">=",
               "max pooling buys invariance to small shifts"),
-        Check("consistency gain of window 3 over window 2, shifts 1-4 px",
-              *paired(table, "size-pool_size3", "kind-poolmax", **rng), thresholds["pool_step_min"], ">=",
+        Check(f"consistency gain of window 3 over window 2, {rng}",
+              *_gain(table, examples, "size-pool_size3", "kind-poolmax", RANGE), thresholds["pool_step_min"], ">=",
               "a larger window extends the invariance"),
-        Check("consistency gain of window 4 over window 3, shifts 1-4 px",
-              *paired(table, "size-pool_size4", "size-pool_size3", **rng), thresholds["pool_step_min"], ">=",
+        Check(f"consistency gain of window 4 over window 3, {rng}",
+              *_gain(table, examples, "size-pool_size4", "size-pool_size3", RANGE), thresholds["pool_step_min"], ">=",
               "a larger window extends the invariance"),
-        Check("consistency gain of window 4 over window 2, shifts 1-4 px",
-              *paired(table, "size-pool_size4", "kind-poolmax", **rng), thresholds["pool_size_margin"], ">=",
+        Check(f"consistency gain of window 4 over window 2, {rng}",
+              *_gain(table, examples, "size-pool_size4", "kind-poolmax", RANGE), thresholds["pool_size_margin"], ">=",
               "a larger window extends the invariance"),
+    ]
+    err, spread = _worst(table, "max_error_untied"), _worst(table, "spread_fraction")
+    invariants = [
         Check("max-pool input gradient: largest error vs upstream-at-max, zero elsewhere (worst run)",
-              *_over_runs(table, "max_error_untied"), thresholds["subgradient_error_max"], "<=",
-              "the gradient flows only to the maximum"),
+              err, err, err, thresholds["subgradient_error_max"], "<=", "the gradient flows only to the maximum"),
         Check("fraction of windows passing gradient to other than one element, ties included (worst run)",
-              *_over_runs(table, "spread_fraction"), thresholds["tie_spread_max"], "<=",
+              spread, spread, spread, thresholds["tie_spread_max"], "<=",
               "a tied window still routes its gradient to a single element"),
     ]
-    result = decide(checks)
+    result = decide(evidence, invariants)
     notes = []
-    tied = select(table, condition="subgradient", metric="tied_fraction")["value"]
-    first = select(table, condition="subgradient", metric="tied_grad_to_first")["value"]
-    if len(tied):
-        notes.append(f"Sub-gradient: in the trained nets' max-pooling layers {tied.mean():.1%} of the windows have a "
-                     f"tied maximum (mostly windows of ReLU zeros); PyTorch gives each such window's whole gradient "
-                     f"to one element, the first maximal one in row-major order in {first.mean():.1%} of them.")
+    sub = select(table, condition="subgradient", status="ok")
+    if len(sub):
+        def mean(metric):
+            v = sub[sub["metric"] == metric]["value"].to_numpy(dtype=float)
+            return float(np.nanmean(v)) if len(v) and np.isfinite(v).any() else float("nan")
+
+        tied, first, zero = mean("tied_fraction"), mean("tied_grad_to_first"), mean("tied_zero_fraction")
+        text = (f"Sub-gradient: in the trained nets' first max-pooling layers {tied:.1%} of the windows have a tied "
+                f"maximum (mean over runs)")
+        if np.isfinite(zero):
+            text += f", {zero:.1%} of them with a maximum of 0 (windows of ReLU zeros)"
+        text += (f"; the largest share of windows, tied or not, whose gradient reaches other than exactly one element "
+                 f"is {spread:.1%}")
+        if np.isfinite(first):
+            text += (f", and in {first:.1%} of the tied windows the gradient went to the first maximal element in "
+                     "row-major order")
+        notes.append(text + ".")
     ext = select(summary, condition="shift_mean", metric="invariance_extent_px")
     ext = ext[ext["point"].isin(SIZES)].assign(window=lambda d: d["point"].map(SIZES)).sort_values("window")
     if len(ext):
-        notes.append(f"Invariance extent (shift where consistency falls to {EXTENT_LEVEL:g}, px) by window "
-                     + ", ".join(f"{int(w)}: {m:.2f}" for w, m in zip(ext["window"], ext["mean"]))
-                     + ".")
-    if result["verdict"] == "inconclusive":
-        notes.append("Inconclusive: some CI straddles its threshold; more seeds (scale full) would decide.")
+        notes.append(f"Invariance extent (shift where consistency falls to {EXTENT_LEVEL:g}, px, mean over seeds) by "
+                     "window " + ", ".join(f"{int(w)}: {m:.2f}" for w, m in zip(ext["window"], ext["mean"])) + ".")
+    undecided = [e["name"] for e in result["evidence"] if e["outcome"] == "inconclusive"]
+    if result["verdict"] == "inconclusive" and undecided:
+        which = (f"the interval of {undecided[0]} straddles its threshold" if len(undecided) == 1 else
+                 f"the intervals of {'; '.join(undecided)} straddle their thresholds")
+        notes.append(f"Inconclusive: {which}; more seeds and test digits (scale full) narrow the intervals.")
+    failed_inv = [e["name"] for e in result["invariants"] if e["outcome"] != "pass"]
+    if failed_inv:
+        notes.append(f"Inconclusive: {'; '.join(failed_inv)} did not pass as an invariant, so the measurement "
+                     "itself is in doubt.")
     if notes:
         result["note"] = " ".join(notes)
     return result

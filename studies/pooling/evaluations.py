@@ -1,30 +1,35 @@
 """pooling evaluations: shift agreement per shift, and the max-pool sub-gradient of a trained net."""
 from __future__ import annotations
 
-import numpy as np
 import torch
 from torch import nn
 
 from convstudies.evaluations import register_evaluation
-from convstudies.evaluations.common import predict
+from convstudies.evaluations.common import predict, rate_row
 from convstudies.shifts import DIRECTIONS, translate
 
 
 @register_evaluation
 def pool_shift_agreement(model, data, cfg, shifts=(0, 1, 2, 3, 4), directions=("right", "left", "down", "up")):
-    """Accuracy and consistency (prediction unchanged w.r.t. the unshifted image) per shift, mean over directions."""
+    """Accuracy and consistency (prediction unchanged w.r.t. the unshifted image) per shift, mean over directions.
+
+    Each row keeps ``per_example``: per test digit, the fraction of the directions in which it
+    is classified right (accuracy) or keeps its unshifted prediction (consistency), in the
+    test split's order; the row's value is their mean.
+    """
     x, y = data.x_test, data.y_test
     ref = predict(model, x).argmax(1)
     rows = []
     for s in shifts:
-        acc, cons = [], []
+        acc = torch.zeros(len(y), device=y.device)
+        cons = torch.zeros(len(y), device=y.device)
         for d in directions:
             uy, ux = DIRECTIONS[d]
             pred = predict(model, translate(x, uy * s, ux * s)).argmax(1)
-            acc.append(float((pred == y).float().mean()))
-            cons.append(float((pred == ref).float().mean()))
-        rows += [{"condition": "shifted", "shift": s, "metric": "accuracy", "value": float(np.mean(acc))},
-                 {"condition": "shifted", "shift": s, "metric": "consistency", "value": float(np.mean(cons))}]
+            acc += (pred == y).float()
+            cons += (pred == ref).float()
+        rows += [rate_row(acc / len(directions), condition="shifted", shift=s, metric="accuracy"),
+                 rate_row(cons / len(directions), condition="shifted", shift=s, metric="consistency")]
     return rows
 
 
@@ -34,7 +39,7 @@ def maxpool_gradient_check(act, pool, upstream) -> dict:
     The rule: within every (non-overlapping) window the input gradient is the upstream gradient
     at the window's maximum and zero elsewhere. Windows with a tied maximum are reported apart
     (how many elements got gradient, whether it went to the first maximal element in row-major
-    order). Input pixels outside every window (when the window does not divide the size) must
+    order, what share of them have a maximum of exactly 0, e.g. windows of ReLU zeros). Input pixels outside every window (when the window does not divide the size) must
     get zero gradient.
     """
     k = pool.kernel_size if isinstance(pool.kernel_size, int) else pool.kernel_size[0]
@@ -67,6 +72,7 @@ def maxpool_gradient_check(act, pool, upstream) -> dict:
         "tied_fraction": float(tied.float().mean()),
         "tied_elements_with_grad": float(nonzero[tied].float().mean()) if tied.any() else float("nan"),
         "tied_grad_to_first": float((err[tied] == 0).float().mean()) if tied.any() else float("nan"),
+        "tied_zero_fraction": float((aw.amax(-1)[tied] == 0).float().mean()) if tied.any() else float("nan"),
         "spread_fraction": float((nonzero != 1).float().mean()),
         "outside_grad_max": float(outside.abs().max()),
     }
@@ -78,9 +84,10 @@ def maxpool_subgradient(model, data, cfg, n_images: int = 200, seed: int = 0):
 
     Rows (condition ``subgradient``): the largest error against the rule in untied windows,
     the gradient at the maximum divided by the upstream gradient (1), the fraction of tied
-    windows, how many elements a tied window passes gradient to and whether it is the first
-    maximal one, the fraction of windows whose gradient reaches other than one element, and
-    the largest gradient outside every window. Nets without a max-pooling layer give no rows.
+    windows, how many elements a tied window passes gradient to, whether it is the first
+    maximal one and the share of tied windows whose maximum is 0, the fraction of windows
+    whose gradient reaches other than one element, and the largest gradient outside every
+    window. Nets without a max-pooling layer give no rows.
     """
     blocks = list(getattr(model, "features", []))
     for block in blocks:

@@ -1,10 +1,17 @@
-"""residual: tables and verdict (pandas only) for plain vs residual CIFAR-style nets over depth."""
+"""residual: tables and verdict (pandas only) for plain vs residual CIFAR-style nets over depth.
+
+Evidence: training-set losses and the gradient-norm spread at initialisation involve no test
+set, so their intervals are seed t-intervals of per-seed values (paired by seed); the test
+accuracy gain counts seeds and test examples (paired on both). Invariants: option A shortcuts
+add no parameters, and every net reports one gradient norm per weighted layer (6n+2 of them).
+"""
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
-from convstudies.stats import paired_interval, select
+from convstudies.intervals import paired_difference, seed_interval
+from convstudies.stats import paired_matrices, per_seed, select
 from convstudies.verdicts import Check, decide
 
 # He et al. (2016), table 6: CIFAR-10 test error (%) of the residual nets.
@@ -28,29 +35,55 @@ def depths(summary: pd.DataFrame) -> tuple[int, int]:
     return int(min(common)), int(max(common))
 
 
-def verdict(table: pd.DataFrame, summary: pd.DataFrame, thresholds: dict) -> dict:
+def seed_difference(table: pd.DataFrame, a: dict, b: dict) -> tuple[float, float, float]:
+    """Mean and 95 % t-interval over seeds of (a - b), paired by seed: for quantities without a
+    test set (losses on the training set, gradient norms on a training batch)."""
+    return seed_interval((per_seed(table, **a) - per_seed(table, **b)).dropna().to_numpy())
+
+
+def verdict(table: pd.DataFrame, summary: pd.DataFrame, thresholds: dict, examples: dict) -> dict:
     table = table[table["status"] == "ok"]
     lo, hi = depths(summary)
     loss = dict(condition="train", metric="loss")
     acc = dict(condition="test", metric="accuracy")
     spread = dict(condition="grad_init", metric="grad_spread")
-    checks = [
-        Check(f"plain nets: training loss at {hi} minus {lo} layers",
-              *paired_interval(table, dict(net="plain", depth=hi, **loss), dict(net="plain", depth=lo, **loss)),
+    evidence = [
+        Check(f"plain nets: training loss at {hi} minus {lo} layers (seed t-interval; training set)",
+              *seed_difference(table, dict(net="plain", depth=hi, **loss), dict(net="plain", depth=lo, **loss)),
               thresholds["plain_degradation_min"], ">=", "a deeper plain net trains worse (degradation)"),
-        Check(f"residual nets: training loss at {hi} minus {lo} layers",
-              *paired_interval(table, dict(net="residual", depth=hi, **loss), dict(net="residual", depth=lo, **loss)),
+        Check(f"residual nets: training loss at {hi} minus {lo} layers (seed t-interval; training set)",
+              *seed_difference(table, dict(net="residual", depth=hi, **loss), dict(net="residual", depth=lo, **loss)),
               thresholds["residual_degradation_max"], "<=", "a deeper residual net trains at least as well"),
-        Check(f"test accuracy at {hi} layers: residual minus plain",
-              *paired_interval(table, dict(net="residual", depth=hi, **acc), dict(net="plain", depth=hi, **acc)),
+        Check(f"test accuracy at {hi} layers: residual minus plain (paired on seeds and test examples)",
+              *paired_difference(*paired_matrices(table, examples, dict(net="residual", depth=hi, **acc),
+                                                  dict(net="plain", depth=hi, **acc))),
               thresholds["residual_gain_min"], ">=", "shortcuts make the deep net usable"),
-        Check(f"gradient-norm spread at init, {hi} layers: plain minus residual (decades)",
-              *paired_interval(table, dict(net="plain", depth=hi, **spread), dict(net="residual", depth=hi, **spread)),
+        Check(f"gradient-norm spread at init, {hi} layers: plain minus residual (decades; seed t-interval)",
+              *seed_difference(table, dict(net="plain", depth=hi, **spread), dict(net="residual", depth=hi, **spread)),
               thresholds["grad_spread_gap_min"], ">=", "shortcuts keep gradients even across layers"),
     ]
-    result = decide(checks)
+    result = decide(evidence, invariants(table))
     result["note"] = _note(summary, lo, hi)
     return result
+
+
+def invariants(table: pd.DataFrame) -> list[Check]:
+    """Exact properties of the nets, read from the runs: equal parameter counts with and without
+    (parameter-free, option A) shortcuts, and one gradient norm per weighted layer (depth of them)."""
+    out = []
+    params = select(table, condition="final", metric="params")
+    if not params.empty and {"plain", "residual"} <= set(params["net"]):
+        by_depth = params.groupby("depth")["value"]
+        dev = float((by_depth.max() - by_depth.min()).max())
+        out.append(Check("parameter count of the nets of one depth, plain and residual, all seeds: max minus min",
+                         dev, dev, dev, 0.0, "<=", "option A shortcuts are parameter-free: the nets differ only by the additions"))
+    norms = select(table, condition="grad_init", metric="grad_norm")
+    if not norms.empty:
+        counts = norms.groupby(["net", "depth", "seed"]).size().reset_index(name="layers")
+        dev = float((counts["layers"] - counts["depth"]).abs().max())
+        out.append(Check("weighted layers with a gradient norm minus depth (max abs difference over runs)",
+                         dev, dev, dev, 0.0, "<=", "a 6n+2 net has 6n+2 weighted layers: stem, 6n convolutions, FC"))
+    return out
 
 
 def first_last_ratio(summary: pd.DataFrame, condition: str, net: str, depth: int) -> tuple[float, float] | None:
@@ -62,21 +95,36 @@ def first_last_ratio(summary: pd.DataFrame, condition: str, net: str, depth: int
     return 10 ** float(g["mean"].iloc[0]), 10 ** float(g["mean"].iloc[-1])
 
 
+def _direction(first: float, last: float) -> str:
+    if first > last:
+        return "grow towards the input"
+    return "shrink towards the input" if first < last else "are equal at both ends"
+
+
 def _note(summary: pd.DataFrame, lo: int, hi: int) -> str:
     parts = []
     init = first_last_ratio(summary, "grad_init", "plain", hi)
     trained = first_last_ratio(summary, "grad_trained", "plain", hi)
     if init and trained:
-        way = "grow towards the input (they explode)" if init[0] > init[1] else "shrink towards the input (they vanish)"
         parts.append(
-            f"At initialisation the {hi}-layer plain net's gradient norms {way}: {init[0]:.3g} at the first "
-            f"convolution vs {init[1]:.3g} at the last (geometric mean over seeds); after training they are "
-            f"{trained[0]:.3g} vs {trained[1]:.3g}. With batch normalisation the deep plain net's trouble is an "
-            "optimisation difficulty with badly unbalanced gradients rather than simply vanishing ones, "
-            "as He et al. (2016) argue; the residual net's stay within a narrow band.")
+            f"At initialisation the {hi}-layer plain net's gradient norms {_direction(*init)}: {init[0]:.3g} at the "
+            f"first convolution vs {init[1]:.3g} at the last (geometric mean over seeds); after training they are "
+            f"{trained[0]:.3g} vs {trained[1]:.3g}.")
+    res = first_last_ratio(summary, "grad_init", "residual", hi)
+    spreads = select(summary, condition="grad_init", metric="grad_spread", depth=hi)
+    if res and {"plain", "residual"} <= set(spreads["net"]):
+        sp = float(select(spreads, net="plain")["mean"].iloc[0])
+        sr = float(select(spreads, net="residual")["mean"].iloc[0])
+        rel = "narrower than" if sr < sp else ("wider than" if sr > sp else "the same as")
+        parts.append(
+            f"The {hi}-layer residual net's gradient norms at initialisation {_direction(*res)}: {res[0]:.3g} at the "
+            f"first convolution vs {res[1]:.3g} at the last; over all its convolutions they span {sr:.2f} decades "
+            f"(mean over seeds), {rel} the plain net's {sp:.2f}.")
+    parts.append("He et al. (2016) attribute the degradation of batch-normalised plain nets to an optimisation "
+                  "difficulty rather than to vanishing gradients.")
     anchor = ", ".join(f"ResNet-{d} {e} %" for d, e in PAPER_RESNET_ERROR.items())
-    parts.append(f"Full-scale anchor (CIFAR-10 test error, He et al. 2016): {anchor}; the plain nets' "
-                 "error grows from 20 to 56 layers.")
+    parts.append(f"Full-scale anchor (CIFAR-10 test error, He et al. 2016): {anchor}; in the paper the plain "
+                 "nets' error grows from 20 to 56 layers.")
     return " ".join(parts)
 
 

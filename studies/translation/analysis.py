@@ -4,7 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from convstudies.stats import one_row, paired, select
+from convstudies.intervals import paired_difference, two_way_interval
+from convstudies.stats import example_matrix, paired_matrices, select
 from convstudies.verdicts import Check, decide
 
 CENTRED = ["mlp", "cnn_flatten", "cnn_gap"]
@@ -15,7 +16,7 @@ def derive(table: pd.DataFrame) -> pd.DataFrame:
     sweep = select(table, condition="shift", metric="accuracy")
     if sweep.empty:
         return table
-    keys = [c for c in table.columns if c not in ("direction", "value")]
+    keys = [c for c in table.columns if c not in ("direction", "value", "examples")]
     mean = sweep.groupby(keys, dropna=False, as_index=False)["value"].mean()
     mean["condition"] = "shift_mean"
     top = mean["shift"].max()
@@ -73,25 +74,57 @@ def _efficiency_note(eff: dict) -> str:
             f"({eff['ratio']:.1f}x as many).")
 
 
-def verdict(table: pd.DataFrame, summary: pd.DataFrame, thresholds: dict) -> dict:
-    drops = select(summary, condition="shift_drop", metric="accuracy_drop")
-    top = int(drops["shift"].max())
-    mlp, gap = one_row(drops, point="mlp"), one_row(drops, point="cnn_gap")
-    cons_top = select(table, condition="consistency")["shift"].max()
-    cons = paired(table, "cnn_gap", "mlp", condition="consistency", shift=cons_top)
-    checks = [
-        Check(f"MLP accuracy drop at {top} px", mlp["mean"], mlp["ci_low"], mlp["ci_high"],
-              thresholds["mlp_drop_min"], ">=", "a fully-connected net does not transfer to new positions"),
-        Check(f"CNN-gap accuracy drop at {top} px", gap["mean"], gap["ci_low"], gap["ci_high"],
-              thresholds["gap_drop_max"], "<=", "conv + global pooling is (nearly) invariant"),
+def _ok_seeds(table: pd.DataFrame, points) -> list:
+    """Seeds whose runs finished (status ok) at every one of ``points``: the seeds arms are paired on."""
+    seeds = [set(select(table, point=p, status="ok")["seed"]) for p in points]
+    return sorted(set.intersection(*seeds)) if seeds else []
+
+
+def shift_matrix(table: pd.DataFrame, examples: dict, point: str, shift) -> np.ndarray:
+    """(seeds, test examples) correctness at ``shift`` pixels, averaged over the directions of the sweep."""
+    rows = select(table, point=point, condition="shift", metric="accuracy", shift=shift)
+    directions = sorted(rows["direction"].dropna().unique())
+    return np.mean([example_matrix(table, examples, point=point, condition="shift", metric="accuracy", shift=shift,
+                                   direction=d) for d in directions], axis=0)
+
+
+def drop_interval(table: pd.DataFrame, examples: dict, point: str, top) -> tuple[float, float, float]:
+    """Accuracy at shift 0 minus accuracy at ``top`` px (both averaged over directions): mean and an
+    interval over seeds and test examples (two-way, on the per-example drop in [-1, 1])."""
+    d = shift_matrix(table, examples, point, 0) - shift_matrix(table, examples, point, top)
+    return two_way_interval(d, bounds=(-1.0, 1.0))
+
+
+def verdict(table: pd.DataFrame, summary: pd.DataFrame, thresholds: dict, examples: dict) -> dict:
+    top = int(select(table, condition="shift", metric="accuracy")["shift"].max())
+    cons_top = int(select(table, condition="consistency")["shift"].max())
+    ok = table[table["seed"].isin(_ok_seeds(table, ["mlp", "cnn_gap"]))]
+    mlp = drop_interval(ok, examples, "mlp", top)
+    gap = drop_interval(ok, examples, "cnn_gap", top)
+    cons = paired_difference(*paired_matrices(
+        ok, examples, {"point": "cnn_gap", "condition": "consistency", "shift": cons_top},
+        {"point": "mlp", "condition": "consistency", "shift": cons_top}))
+    both = "95 % interval over seeds and test examples (two-way)"
+    evidence = [
+        Check(f"MLP accuracy drop at {top} px", *mlp, thresholds["mlp_drop_min"], ">=",
+              f"a fully-connected net does not transfer to new positions; accuracy at 0 px minus the mean over "
+              f"directions at {top} px, {both}"),
+        Check(f"CNN-gap accuracy drop at {top} px", *gap, thresholds["gap_drop_max"], "<=",
+              f"conv + global pooling is (nearly) invariant; the same drop, {both}"),
         Check(f"consistency gain of CNN-gap over MLP (shifts up to {cons_top} px)", *cons,
-              thresholds["consistency_margin"], ">="),
+              thresholds["consistency_margin"], ">=",
+              f"CNN-gap minus MLP consistency, paired on seeds and test examples, {both}"),
     ]
-    result = decide(checks)
+    result = decide(evidence)
+    seeds = sorted(ok["seed"].unique())
+    notes = [(f"Drops at {top} px (accuracy at 0 px minus at {top} px, mean over directions; {len(seeds)} seeds): "
+              f"MLP {mlp[0]:.3f} [{mlp[1]:.3f}, {mlp[2]:.3f}], global-pooling CNN {gap[0]:.3f} "
+              f"[{gap[1]:.3f}, {gap[2]:.3f}]; consistency gain {cons[0]:.3f} [{cons[1]:.3f}, {cons[2]:.3f}].")]
     eff = samples_to_match(summary)
     if eff:
-        result["note"] = _efficiency_note(eff)
+        notes.append(_efficiency_note(eff))
         result["sample_efficiency"] = eff
+    result["note"] = " ".join(notes)
     return result
 
 

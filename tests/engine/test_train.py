@@ -1,5 +1,6 @@
 import json
 
+import numpy as np
 import pytest
 import torch
 
@@ -39,7 +40,14 @@ def test_run_directory_is_complete_and_never_overwritten(run_cfg, digits_data, t
     run_dir = tmp_path / "seed0"
     train(run_cfg, data=digits_data, run_dir=run_dir)
     assert is_complete(run_dir)
-    assert {p.name for p in run_dir.iterdir()} == {"config.json", "metrics.json", "model.pt", "provenance.json"}
+    assert {p.name for p in run_dir.iterdir()} == {"config.json", "metrics.json", "model.pt", "provenance.json",
+                                                   "per_example.npz"}
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    acc = next(r for r in metrics["evaluations"] if r["metric"] == "accuracy")
+    with np.load(run_dir / "per_example.npz") as npz:  # one value per test example, the row keeps its key
+        right = npz[acc["examples"]]
+    assert right.shape == (len(digits_data.y_test),) and set(np.unique(right)) <= {0.0, 1.0}
+    assert right.mean() == pytest.approx(acc["value"])
     state = torch.load(run_dir / "model.pt", weights_only=True)
     assert all(isinstance(v, torch.Tensor) for v in state.values())
     prov = json.loads((run_dir / "provenance.json").read_text())

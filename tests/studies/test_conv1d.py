@@ -1,14 +1,21 @@
 """conv1d study: text models, evaluations, derive, verdict, key table and figures (corpora: tests/datasets)."""
 
+import numpy as np
 import pandas as pd
 import pytest
 import torch
-from helpers.tables import synthetic_table
+from helpers.tables import examples_of, synthetic_table
 
+from convstudies import stats
 from convstudies.datasets import text
 from convstudies.models import create_model
-from convstudies.stats import summarize
 from convstudies.studies.conv1d import analysis, evaluations, figures
+
+
+def summarize(table):
+    """The summary over seeds, one row per point, condition and metric: the per-run ``examples`` key
+    is left out of the grouping (convstudies.stats.summarize groups by every other column)."""
+    return stats.summarize(table.drop(columns=["examples"], errors="ignore"))
 
 
 @pytest.fixture(scope="module")
@@ -36,6 +43,7 @@ def test_text_cnn_shapes_and_parameter_count():
 
 
 def test_text_cnn_pooled_features_and_windows_describe_its_layout():
+    torch.manual_seed(0)  # unseeded, ~3 % of draws left every map at the probed position a ReLU zero
     m = create_model("text_cnn", in_shape=(6,), vocab_size=20, embed_dim=4, maps=3, widths=[2, 4], dropout=0.0).eval()
     feats = m.pooled_features()
     assert feats == [(0, 0), (0, 1), (0, 2), (1, 0), (1, 1), (1, 2)] and len(feats) == m.fc.in_features
@@ -122,6 +130,9 @@ def test_registered_evaluations_on_the_negation_data(negation_data):
     cnn = create_model("text_cnn", in_shape=negation_data.in_shape, vocab_size=64, embed_dim=8, maps=4, widths=[2])
     rows = get_evaluation("token_shuffle")(cnn, negation_data, {})
     assert rows[0]["condition"] == "token_shuffle" and 0 <= rows[0]["value"] <= 1
+    right = rows[0]["per_example"]  # one value per test sentence, in the test split's order
+    assert right.shape == (len(negation_data.y_test),) and float(right.mean()) == pytest.approx(rows[0]["value"])
+    assert set(right.unique().tolist()) <= {0.0, 1.0}
     rows = get_evaluation("top_ngrams")(cnn, negation_data, {}, filters=2, top=3)
     grams = [r["ngram"] for r in rows]
     assert len(grams) == 6 and all(len(g.split()) == 2 for g in grams)
@@ -130,8 +141,11 @@ def test_registered_evaluations_on_the_negation_data(negation_data):
     assert get_evaluation("top_ngrams")(bow, negation_data, {}) == []  # no filters to show
     from convstudies.evaluations.common import accuracy_of
 
-    shuffled = get_evaluation("token_shuffle")(bow, negation_data, {})[0]["value"]
-    assert shuffled == pytest.approx(accuracy_of(bow, negation_data.x_test, negation_data.y_test), abs=1e-6)
+    shuffled = get_evaluation("token_shuffle")(bow, negation_data, {})[0]
+    assert shuffled["value"] == pytest.approx(accuracy_of(bow, negation_data.x_test, negation_data.y_test), abs=1e-6)
+    from convstudies.evaluations.common import correct  # the invariant: bag of words is right on the same sentences
+
+    assert torch.equal(shuffled["per_example"], correct(bow, negation_data.x_test, negation_data.y_test))
 
 
 # ----------------------------------------------------------------------------- verdict on synthetic tables
@@ -144,19 +158,34 @@ def point_of(entry, dataset):
     return f"{entry}-dataset{dataset}" + ("-maps16" if entry == "text_cnn" else "")
 
 
-def fake_table(cnn=0.9, mlp=0.65, cnn_shuf=0.58, mlp_shuf=0.65, text_cnn=0.99, bow=0.5, noise=0.01, seeds=(0, 1, 2)):
+N_TEST = 1000  # MNIST-1D's test split; the synthetic text rows use as many sentences
+
+
+def correctness(p, n, rng):
+    """A 0/1 array of ``n`` examples with round(p n) ones at random positions."""
+    v = np.zeros(n)
+    v[rng.choice(n, round(float(np.clip(p, 0, 1)) * n), replace=False)] = 1.0
+    return v
+
+
+def fake_table(cnn=0.9, mlp=0.65, cnn_shuf=0.58, mlp_shuf=0.65, text_cnn=0.99, bow=0.5, noise=0.01, seeds=(0, 1, 2),
+               bow_order_blind=True):
     accs = {"logistic": {"mnist1d": 0.33, "mnist1d_shuffled": 0.33},
             "mlp": {"mnist1d": mlp, "mnist1d_shuffled": mlp_shuf},
             "cnn": {"mnist1d": cnn, "mnist1d_shuffled": cnn_shuf},
             "text_bow": {"negation": bow}, "text_cnn": {"negation": text_cnn}}
     points = {point_of(e, ds): {"task": ENTRIES[e][0], "model": ENTRIES[e][1], "dataset": ds}
               for e, by_ds in accs.items() for ds in by_ds}
+    rng = np.random.default_rng(3)
 
     def values(point, labels, seed):
-        rows = [{"condition": "test", "metric": "accuracy", "value": accs[point.split("-")[0]][labels["dataset"]]},
+        entry = point.split("-")[0]
+        right = correctness(accs[entry][labels["dataset"]] + noise * rng.standard_normal(), N_TEST, rng)
+        rows = [{"condition": "test", "metric": "accuracy", "per_example": right},
                 {"condition": "final", "metric": "params", "value": 1000.0, "noisy": False}]
         if labels["task"] == "text":
-            rows.append({"condition": "token_shuffle", "metric": "accuracy", "value": 0.5, "noisy": False})
+            shuffled = right if entry == "text_bow" and bow_order_blind else correctness(0.5, N_TEST, rng)
+            rows.append({"condition": "token_shuffle", "metric": "accuracy", "per_example": shuffled})
         return rows
 
     return synthetic_table(points, values, seeds=seeds, noise=noise, study="conv1d")
@@ -166,13 +195,17 @@ THRESHOLDS = {"cnn_over_mlp_min": 0.10, "shuffle_gap_min": 0.10, "text_cnn_margi
 
 
 def decide(table):
+    examples = examples_of(table)
+    table.attrs = {}  # pandas cannot concatenate frames whose attrs hold arrays (derive concatenates)
     table = analysis.derive(table)
     summary = summarize(table)
-    return analysis.verdict(table, summary, THRESHOLDS), table, summary
+    return analysis.verdict(table, summary, THRESHOLDS, examples), table, summary
 
 
 def test_derive_pairs_the_shuffle_cost_by_seed():
-    table = analysis.derive(fake_table(noise=0.0))
+    table = fake_table(noise=0.0)
+    table.attrs = {}
+    table = analysis.derive(table)
     cost = table[table["condition"] == "shuffle_cost"].set_index(["point", "seed"])["value"]
     assert cost[("cnn-shuffle_cost", 1)] == pytest.approx(0.32)
     assert cost[("mlp-shuffle_cost", 0)] == pytest.approx(0.0)
@@ -183,6 +216,7 @@ def test_verdict_holds_on_the_papers_pattern():
     result, _, summary = decide(fake_table())
     assert result["verdict"] == "holds", result["evidence"]
     assert "CNN 0.3" in result["note"]
+    assert all(e["ci_high"] > e["ci_low"] for e in result["evidence"])
     key = analysis.key_table(summary)
     assert list(key["model"]) == ["logistic regression", "MLP", "CNN", "bag of words", "text CNN"]
     assert key.loc[key["model"] == "CNN", "paper"].item() == "0.940"
@@ -208,11 +242,67 @@ def test_verdict_inconclusive_when_the_text_cnn_ci_straddles_its_threshold():
 
 def test_mr_results_go_into_the_note():
     t = fake_table()
+    examples, t.attrs = examples_of(t), {}
     mr = t[t["dataset"] == "negation"].assign(dataset="mr")
     mr["point"] = mr["point"].str.replace("negation", "mr")
-    result, _, summary = decide(pd.concat([t, mr], ignore_index=True))
+    both = pd.concat([t, mr], ignore_index=True)
+    both.attrs["examples"] = examples
+    result, _, summary = decide(both)
     assert "MR sentence polarity" in result["note"] and "Kim 2014: 0.761" in result["note"]
     assert "MR" in set(analysis.key_table(summary)["task"])
+
+
+def test_intervals_count_seeds_and_test_examples():
+    """Noise-free seeds: a t-interval over seed means would have zero width; the two-way intervals do
+    not, and they are the estimator's on the per-example matrices (the shuffle gap from per-example
+    ordered-minus-shuffled differences)."""
+    from convstudies.intervals import paired_difference, two_way_interval
+
+    table = fake_table(noise=0.0)
+    ex = examples_of(table)
+    result, _, _ = decide(table)
+
+    def mat(entry, dataset, condition="test"):
+        rows = table[(table["point"].str.split("-").str[0] == entry) & (table["dataset"] == dataset)
+                     & (table["condition"] == condition)]
+        return np.stack([ex[k] for k in rows.sort_values("seed")["examples"]])
+
+    cnn_mlp, gap, _, bow = result["evidence"]
+    assert mat("cnn", "mnist1d").shape == (3, N_TEST)
+    assert (cnn_mlp["estimate"], cnn_mlp["ci_low"], cnn_mlp["ci_high"]) == pytest.approx(
+        paired_difference(mat("cnn", "mnist1d"), mat("mlp", "mnist1d")))
+    expected = paired_difference(mat("cnn", "mnist1d") - mat("cnn", "mnist1d_shuffled"),
+                                 mat("mlp", "mnist1d") - mat("mlp", "mnist1d_shuffled"), bounds=(-1, 1))
+    assert (gap["estimate"], gap["ci_low"], gap["ci_high"]) == pytest.approx(expected)
+    assert gap["estimate"] == pytest.approx(0.32)
+    m, lo, hi = two_way_interval(mat("text_bow", "negation"))
+    assert (bow["estimate"], bow["ci_low"], bow["ci_high"]) == pytest.approx((m - 0.5, lo - 0.5, hi - 0.5))
+    assert all(e["ci_high"] - e["ci_low"] > 0.005 for e in result["evidence"])
+
+
+def test_bag_of_words_order_blindness_is_an_invariant_not_evidence():
+    result, _, _ = decide(fake_table())
+    assert len(result["evidence"]) == 4 and len(result["invariants"]) == 1
+    inv = result["invariants"][0]
+    assert inv["outcome"] == "pass" and inv["estimate"] == inv["ci_low"] == inv["ci_high"] == 0
+    broken, _, _ = decide(fake_table(bow_order_blind=False))
+    assert broken["invariants"][0]["outcome"] == "fail" and broken["verdict"] == "inconclusive"
+
+
+def test_note_states_the_computed_shuffle_costs():
+    from convstudies.intervals import two_way_interval
+
+    table = fake_table(noise=0.0)
+    ex = examples_of(table)
+    result, _, _ = decide(table)
+    def rows(ds):
+        return table[(table["point"].str.startswith("cnn-")) & (table["dataset"] == ds)
+                     & (table["condition"] == "test")].sort_values("seed")["examples"]
+
+    cost = np.stack([ex[k] for k in rows("mnist1d")]) - np.stack([ex[k] for k in rows("mnist1d_shuffled")])
+    m, lo, hi = two_way_interval(cost, bounds=(-1, 1))
+    assert f"CNN {m:.3f} [{lo:.3f}, {hi:.3f}]" in result["note"]
+    assert "logistic regression 0.000 [" in result["note"]
 
 
 def test_figures_draw_from_synthetic_tables(tmp_path):
@@ -224,7 +314,11 @@ def test_figures_draw_from_synthetic_tables(tmp_path):
     labels = {"task": "text", "model": "text CNN", "dataset": "negation"}
     grams = synthetic_table({point_of("text_cnn", "negation"): labels}, seeds=(0,), study="conv1d",
                             values=lambda *_: evaluations.top_ngrams_of(m, x, vocab, filters=2, top=2))
-    _, table, summary = decide(pd.concat([fake_table(), grams], ignore_index=True))
+    fake = fake_table()
+    examples, fake.attrs = examples_of(fake), {}
+    both = pd.concat([fake, grams], ignore_index=True)
+    both.attrs["examples"] = examples
+    _, table, summary = decide(both)
     for name in ("mnist1d_accuracy", "text_accuracy", "text_filters"):
         fig = getattr(figures, name)(table, summary)
         fig.savefig(tmp_path / f"{name}.png")

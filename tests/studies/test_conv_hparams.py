@@ -3,19 +3,25 @@ import math
 from types import SimpleNamespace
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
-from helpers.tables import synthetic_table
+from helpers.tables import examples_of, synthetic_table
 from torch import nn
 
 from convstudies.config import expand_points, load_study
 from convstudies.datasets import build_dataset
 from convstudies.models import build_model, create_model
-from convstudies.stats import summarize
+from convstudies.stats import summarize as _summarize
 from convstudies.studies.conv_hparams import analysis, evaluations, figures
 
 STUDY = load_study("conv_hparams")
 THRESHOLDS = STUDY["thresholds"]
+
+
+def summarize(table):
+    """The summary over seeds; the per-run ``examples`` key is not a grouping column (each run has its own)."""
+    return _summarize(table.drop(columns=["examples"], errors="ignore"))
 
 
 def _data(shape=(1, 28, 28), n=4):
@@ -129,24 +135,39 @@ def _eval_rows():
     return _EVAL_ROWS
 
 
-def _table(acc: dict, probe: dict, noise=0.003, break_shape=False, seeds=(0, 1, 2)):
-    """The real shape and FLOPs rows plus hand-made accuracies (noisy: the accuracies only)."""
+N_TEST = 500
+
+
+def _table(acc: dict, probe: dict, val: dict | None = None, break_shape=False, seeds=(0, 1, 2)):
+    """The real shape and FLOPs rows plus hand-made accuracies: per test digit, exactly round(acc * N)
+    right, the easiest in a ranking of the test digits shared by every model of a seed (so settings
+    with equal accuracy are right on the same digits). An accuracy may be a list (one per seed).
+    Validation accuracy (``val``) defaults to the test accuracy."""
     runs = _eval_rows()
+    orders = {s: np.random.default_rng(s).permutation(N_TEST) for s in seeds}
 
     def values(pid, labels, seed):
         _, ev, params = runs[pid]
         if break_shape and pid == "stride-stride3":
             ev = [{**r, "value": 1.0} if r["metric"] == "mismatch" and r["layer"] == "pool2" else r for r in ev]
-        return [*({**r, "noisy": False} for r in ev),
-                {"condition": "test", "metric": "accuracy", "value": probe.get(pid, acc.get(pid, 0.95))},
-                {"condition": "final", "metric": "params", "value": params, "noisy": False},
-                {"condition": "final", "metric": "train_images_per_s", "value": 1000.0, "noisy": False}]
+        a = probe.get(pid, acc.get(pid, 0.95))
+        a = a[seeds.index(seed)] if isinstance(a, list) else a
+        right = np.zeros(N_TEST)
+        right[orders[seed][:round(a * N_TEST)]] = 1.0
+        return [*ev, {"condition": "test", "metric": "accuracy", "per_example": right},
+                {"condition": "final", "metric": "val_acc", "value": (val or {}).get(pid, a)},
+                {"condition": "final", "metric": "params", "value": params},
+                {"condition": "final", "metric": "train_images_per_s", "value": 1000.0}]
 
-    table = synthetic_table({pid: labels for pid, (labels, _, _) in runs.items()}, values, seeds=seeds, noise=noise,
-                            study="conv_hparams", rng_seed=1)
-    acc = table["metric"] == "accuracy"
-    table.loc[acc, "value"] = table.loc[acc, "value"].clip(0, 1)  # noisy accuracies stay accuracies
-    return table
+    table = synthetic_table({pid: labels for pid, (labels, _, _) in runs.items()}, values, seeds=seeds,
+                            study="conv_hparams")
+    examples, table.attrs = examples_of(table), {}  # pandas cannot concatenate frames whose attrs hold arrays
+    return table, examples
+
+
+def _verdict(table_examples):
+    table, examples = table_examples
+    return analysis.verdict(table, summarize(table), THRESHOLDS, examples)
 
 
 ACC = {"kernel-kernel1": 0.90, "kernel-kernel3": 0.95, "kernel-kernel5": 0.955, "kernel-kernel7": 0.95,
@@ -159,60 +180,105 @@ PROBE = {"probe-padding_modezeros": 0.80, "probe-padding_modereflect": 0.6, "pro
 
 @pytest.fixture(scope="module")
 def good():
-    table = _table(ACC, PROBE)
-    return table, summarize(table)
+    table, examples = _table(ACC, PROBE)
+    return table, summarize(table), examples
 
 
 def test_verdict_holds_and_the_cost_checks_use_real_flops(good):
-    table, summary = good
-    res = analysis.verdict(table, summary, THRESHOLDS)
+    table, summary, examples = good
+    res = analysis.verdict(table, summary, THRESHOLDS, examples)
     assert res["verdict"] == "holds", res["evidence"]
-    ev = {e["name"].split(":")[0].split(" (")[0]: e for e in res["evidence"]}
-    ratio = next(e for e in res["evidence"] if e["name"].startswith("stride 2 cuts"))["estimate"]
+    ratio = next(e for e in res["invariants"] if e["name"].startswith("stride 2 cuts"))["estimate"]
     assert ratio == pytest.approx(4.0)  # 28x28 -> 14x14 outputs of the first layer
     exps = analysis.scaling_exponents(summary)
     assert np.allclose(exps["slope"], exps["expected"])
-    assert "stride 0.3" in res["note"] and ev
+    assert "stride 0.3" in res["note"]
     key = analysis.key_table(summary)
     assert set(key["factor"]) == {"kernel size", "filters", "stride", "padding", "position probe"}
     assert key.loc[(key["factor"] == "stride") & (key["setting"] == "3"), "last map"].item() == 1
 
 
-def test_verdict_does_not_hold_when_circular_padding_leaks(good):
+def test_exact_properties_are_invariants_and_the_evidence_has_intervals(good):
+    table, summary, examples = good
+    res = analysis.verdict(table, summary, THRESHOLDS, examples)
+    inv = [e["name"] for e in res["invariants"]]
+    ev = [e["name"] for e in res["evidence"]]
+    assert len(inv) == 5 and len(ev) == 3 and not set(inv) & set(ev)
+    assert inv[0].startswith("feature-map size") and inv[1].startswith("measured conv FLOPs")
+    assert ev[0].startswith("second-largest test-accuracy range") and "selected on validation" in ev[0]
+    assert all(e["ci_low"] == e["estimate"] == e["ci_high"] for e in res["invariants"])
+    for e in res["evidence"]:
+        assert e["ci_high"] - e["ci_low"] > 0, e
+    # second-largest range: filters (16 vs 2 on validation) = 0.96 - 0.88
+    assert res["evidence"][0]["estimate"] == pytest.approx(0.08)
+    zeros = res["evidence"][1]
+    assert zeros["estimate"] == pytest.approx(0.80 - 0.25)
+
+
+def test_second_largest_takes_each_bound_separately():
+    ranges = pd.DataFrame({"range": [0.30, 0.05, 0.01, 0.04], "ci_low": [0.25, 0.00, -0.01, 0.03],
+                           "ci_high": [0.35, 0.10, 0.03, 0.05]})
+    assert analysis.second_largest(ranges) == pytest.approx((0.05, 0.03, 0.10))
+    assert all(np.isnan(analysis.second_largest(ranges.iloc[:1])))
+
+
+def test_best_and_worst_settings_are_selected_on_validation():
+    """On the test digits 2 filters is the worst setting (0.90, a range of 0.05); on validation 16 filters is
+    best and 4 the worst, both at 0.95 on the test digits: the verdict follows validation, so only the
+    stride matters and the claim does not hold."""
+    flat = {k: 0.95 for k in ACC}
+    acc = {**flat, "stride-stride3": 0.60, "filters-filters2": 0.90}
+    val = {"filters-filters16": 0.97, "filters-filters4": 0.93, "filters-filters2": 0.95}
+    res = _verdict(_table(acc, PROBE, val=val))
+    assert "filters 0.000 [" in res["note"] and "(16 vs 4, validation 0.970 vs 0.930)" in res["note"]
+    assert res["evidence"][0]["outcome"] == "fail" and res["verdict"] == "does not hold"
+    # the same test accuracies with validation agreeing: filters 8 (or 4, 16) vs 2 gives 0.05 and the claim holds
+    res = _verdict(_table(acc, PROBE))
+    assert res["evidence"][0]["estimate"] == pytest.approx(0.05) and res["verdict"] == "holds"
+
+
+def test_verdict_does_not_hold_when_circular_padding_leaks():
     table = _table(ACC, {**PROBE, "probe-padding_modecircular": 0.6})
-    res = analysis.verdict(table, summarize(table), THRESHOLDS)
+    res = _verdict(table)
     assert res["verdict"] == "does not hold"
     assert res["evidence"][-1]["outcome"] == "fail"
 
 
-def test_verdict_does_not_hold_on_a_shape_mismatch():
+def test_verdict_is_inconclusive_on_a_shape_mismatch():
+    """A broken shape formula is a failed invariant: the measurement is in doubt, so no verdict."""
     table = _table(ACC, PROBE, break_shape=True)
-    res = analysis.verdict(table, summarize(table), THRESHOLDS)
-    assert res["verdict"] == "does not hold"
-    assert res["evidence"][0]["outcome"] == "fail" and res["evidence"][0]["estimate"] == 3  # one layer, 3 runs
+    res = _verdict(table)
+    assert res["verdict"] == "inconclusive"
+    assert [e["outcome"] for e in res["evidence"]] == ["pass"] * 3
+    assert res["invariants"][0]["outcome"] == "fail" and res["invariants"][0]["estimate"] == 3  # one layer, 3 runs
+    assert "Invariants that do not hold" in res["note"] and "3.000 [3.000, 3.000]" in res["note"]
 
 
 def test_verdict_does_not_hold_when_only_one_factor_matters():
     flat = {k: (0.60 if k == "stride-stride3" else 0.95) for k in ACC}
-    table = _table(flat, PROBE, noise=0.001)
-    res = analysis.verdict(table, summarize(table), THRESHOLDS)
+    table = _table(flat, PROBE)
+    res = _verdict(table)
     assert res["verdict"] == "does not hold"
     second = next(e for e in res["evidence"] if e["name"].startswith("second-largest"))
-    assert second["outcome"] == "fail"
+    assert second["outcome"] == "fail" and second["ci_high"] > second["ci_low"]
 
 
 def test_verdict_inconclusive_when_the_zero_padding_probe_is_noisy():
-    table = _table(ACC, {**PROBE, "probe-padding_modezeros": 0.40}, noise=0.05)
-    res = analysis.verdict(table, summarize(table), THRESHOLDS)
+    table = _table(ACC, {**PROBE, "probe-padding_modezeros": [0.33, 0.40, 0.47]})
+    res = _verdict(table)
     assert res["verdict"] == "inconclusive"
-    assert "more seeds" in res["note"]
+    zeros = res["evidence"][1]
+    assert zeros["ci_low"] < THRESHOLDS["zeros_leak_min"] < zeros["ci_high"]
+    assert (f"position probe, zero padding: accuracy above chance: {zeros['estimate']:.3f} "
+            f"[{zeros['ci_low']:.3f}, {zeros['ci_high']:.3f}]") in res["note"]
+    assert "more seeds" not in res["note"]
 
 
 def test_figures_draw(good):
     import matplotlib
 
     matplotlib.use("Agg")
-    table, summary = good
+    table, summary, _ = good
     for name in STUDY["figures"]:
         fig = getattr(figures, name)(table, summary)
         assert fig.axes
@@ -225,3 +291,16 @@ def test_evaluations_are_registered_from_the_study_directory():
 
     assert {"feature_map_sizes", "flops", "inference_throughput"} <= set(list_evaluations())
     assert get_evaluation("flops") is evaluations.flops
+
+
+def test_probe_accuracy_has_one_value_per_test_image_and_the_cost_rows_none():
+    from convstudies.evaluations.common import accuracy
+
+    torch.manual_seed(0)
+    d = build_dataset("quadrants")
+    model = create_model("cnn_sweep", in_shape=(1, 16, 16), num_classes=4, kernel=5, pool="max", head="global_avg")
+    acc, _ = accuracy(model, d, {})
+    v = np.asarray(acc["per_example"])
+    assert v.shape == (len(d.y_test),) and v.mean() == pytest.approx(acc["value"])
+    cost = evaluations.feature_map_sizes(model, d, {}) + evaluations.flops(model, d, {})
+    assert not any("per_example" in r for r in cost)  # exact properties of the architecture, not test-set rates

@@ -13,7 +13,7 @@ from convstudies.stats import summarize
 from convstudies.studies.lenet5 import analysis as study
 from convstudies.studies.lenet5 import evaluations, figures
 from convstudies.verdicts import HOLDS, INCONCLUSIVE, NOT_HOLDS
-from helpers.tables import synthetic_table
+from helpers.tables import examples_of, synthetic_table
 
 THRESHOLDS = load_study("lenet5")["thresholds"]
 
@@ -120,6 +120,14 @@ def test_evaluations_on_an_untrained_model(tiny_data):
     assert study.unpack(fm[fm.layer == "C3"].iloc[0]).shape == (10, 10)
     np.testing.assert_allclose(study.unpack(fm[fm.layer == "input"].iloc[0]), tiny_data.x_test[1, 0], rtol=1e-4)
 
+    # the study's test-set number comes from the ``accuracy`` evaluation: one 0/1 value per test digit
+    from convstudies.evaluations.common import accuracy
+
+    acc = next(r for r in accuracy(model, tiny_data, cfg) if r["metric"] == "accuracy")
+    assert acc["per_example"].shape == (len(tiny_data.y_test),)
+    assert float(acc["per_example"].mean()) == pytest.approx(acc["value"])
+    assert {"name": "accuracy"} in load_study("lenet5")["defaults"]["evaluations"]
+
     rf = pd.DataFrame(evaluations.lenet5_receptive_fields(model, tiny_data, cfg))
     assert rf.loc[rf.metric == "max_mismatch", "value"].item() == 0
     meas = rf[(rf.metric == "measured") & (rf.state == "trained")].set_index("layer")["value"]
@@ -127,45 +135,103 @@ def test_evaluations_on_an_untrained_model(tiny_data):
     assert len(rf[rf.condition == "rf_gradient"]) == 5
 
 
-def hand_made_table(accuracy=0.97, corr_trained=0.5, mismatch=0.0, c3=14.0, seeds=(0, 1, 2)):
+N_TEST = 1000  # mnist5k's test digits
+
+
+def _per_digit(rate, rng, difficulty):
+    """0/1 per test digit with exactly round(rate * N) ones, on the easiest digits give or take noise."""
+    k = round(rate * len(difficulty))
+    out = np.zeros(len(difficulty))
+    out[np.argsort(difficulty + rng.normal(0, 0.6, len(difficulty)))[:k]] = 1.0
+    return out
+
+
+def hand_made_table(accuracy=0.97, corr_trained=0.5, mismatch=0.0, c3=14.0, seeds=(0, 1, 2), spread=0.002,
+                    f5=28.0):
+    rng = np.random.default_rng(0)
+    difficulty = rng.normal(size=N_TEST)
+
     def values(point, labels, seed):
-        j = 0.002 * seed
-        yield {"condition": "test", "metric": "accuracy", "value": accuracy + j}
+        j = spread * seed
+        yield {"condition": "test", "metric": "accuracy", "per_example": _per_digit(accuracy + j, rng, difficulty)}
         yield {"condition": "final", "metric": "n_train", "value": 3500}
         yield {"condition": "final", "metric": "params", "value": 61706}
         yield {"condition": "c1_kernel", "state": "init", "metric": "neighbour_correlation", "value": 0.01 + j}
         yield {"condition": "c1_kernel", "state": "trained", "metric": "neighbour_correlation",
                "value": corr_trained + 5 * j}
         yield {"condition": "receptive_field", "layer": "all", "metric": "max_mismatch", "value": mismatch}
-        for layer, r in zip(study.LAYERS, (5, 6, c3, 16, 28)):
+        for layer, r, a in zip(study.LAYERS, (5, 6, c3, 16, f5), (5, 6, 14, 16, 32)):
             for state in ("init", "trained"):
-                for metric, v in (("measured", r), ("analytic", r), ("analytic_in_image", r), ("jump", 1),
+                for metric, v in (("measured", r), ("analytic", a), ("analytic_in_image", min(a, 28)), ("jump", 1),
                                   ("first", 0)):
                     yield {"condition": "receptive_field", "layer": layer, "state": state, "metric": metric,
                            "value": v}
 
-    return synthetic_table({"lenet5": {"model": "LeNet-5"}}, values, seeds=seeds, study="lenet5")
+    table = synthetic_table({"lenet5": {"model": "LeNet-5"}}, values, seeds=seeds, study="lenet5")
+    return table, examples_of(table)
+
+
+def _summarize(table):
+    # convstudies.stats.summarize groups by every non-run column, the per-run ``examples`` key
+    # included (one summary row per run); drop it until summarize ignores it
+    return summarize(table.drop(columns=["examples"], errors="ignore"))
+
+
+def run_verdict(table, examples):
+    return study.verdict(table, _summarize(table), THRESHOLDS, examples)
 
 
 @pytest.mark.parametrize("kw,expected", [
     ({}, HOLDS),
     ({"accuracy": 0.90}, NOT_HOLDS),          # 10 % error
     ({"corr_trained": 0.02}, NOT_HOLDS),      # kernels stay noise
-    ({"mismatch": 2.0}, NOT_HOLDS),           # measurement disagrees with the formula
-    ({"c3": 8.0}, NOT_HOLDS),                 # fields barely grow
+    # the receptive-field checks are invariants (fixed by the architecture): when one fails the
+    # measurement is in doubt and the claim inconclusive (before the protocol review: does not hold)
+    ({"mismatch": 2.0}, INCONCLUSIVE),        # measurement disagrees with the formula
+    ({"c3": 8.0}, INCONCLUSIVE),              # fields barely grow
     ({"corr_trained": 0.105}, INCONCLUSIVE),  # the gain's CI straddles 0.10
+    ({"accuracy": 0.951, "spread": 0.0}, INCONCLUSIVE),  # 4.9 % error: 1,000 test digits cannot tell it from 5 %
 ])
 def test_verdict_on_hand_made_tables(kw, expected):
-    table = hand_made_table(**kw)
-    result = study.verdict(table, summarize(table), THRESHOLDS)
+    result = run_verdict(*hand_made_table(**kw))
     assert result["verdict"] == expected
     err = next(e for e in result["evidence"] if e["name"].startswith("LeNet-5 test error"))
-    assert err["estimate"] == pytest.approx(1 - (kw.get("accuracy", 0.97) + 0.002))
+    assert err["estimate"] == pytest.approx(1 - (kw.get("accuracy", 0.97) + kw.get("spread", 0.002)))
     assert "0.95 %" in result["note"]
+    if "mismatch" in kw or "c3" in kw:
+        assert [i["outcome"] for i in result["invariants"]].count("fail") == 1
+        assert all(e["outcome"] == "pass" for e in result["evidence"])
+
+
+def test_evidence_and_invariants_are_apart_and_intervals_count_test_sampling():
+    table, examples = hand_made_table(spread=0.0)  # every seed at 97.0 %: a seed t-interval would have width 0
+    result = run_verdict(table, examples)
+    assert [e["name"].split(" ")[0] for e in result["evidence"]] == ["LeNet-5", "C1"]
+    assert len(result["invariants"]) == 2
+    assert all(i["name"].startswith("receptive field") for i in result["invariants"])
+    assert all(i["ci_low"] == i["estimate"] == i["ci_high"] for i in result["invariants"])
+    assert result["invariants"][1]["estimate"] == pytest.approx(14 / 5)
+    err = result["evidence"][0]
+    assert err["ci_low"] < 0.03 < err["ci_high"] and err["ci_high"] - err["ci_low"] > 0.005
+    from convstudies.intervals import two_way_interval
+    from convstudies.stats import example_matrix
+
+    want = two_way_interval(1 - example_matrix(table, examples, condition="test", metric="accuracy"))
+    assert (err["estimate"], err["ci_low"], err["ci_high"]) == pytest.approx(want)
+
+
+def test_note_states_computed_numbers():
+    note = run_verdict(*hand_made_table())["note"]
+    assert "reaches 2.80% [" in note and "on its 1,000 test digits (3 seeds" in note
+    assert "trains on 3,500 digits" in note
+    assert "analytic field is 32 px wide, of which 28 px lie in the digit image; its measured field (trained) is 28 px" \
+        in note
+    other = run_verdict(*hand_made_table(accuracy=0.95, f5=20.0))["note"]
+    assert "reaches 4.80% [" in other and "its measured field (trained) is 20 px" in other
 
 
 def test_key_table_shows_the_paper_anchor_and_receptive_fields():
-    key = study.key_table(summarize(hand_made_table()))
+    key = study.key_table(_summarize(hand_made_table()[0]))
     assert "0.95" in key.iloc[0]["reference"] and key.iloc[0]["measured"].startswith("2.80")
     assert key["quantity"].str.contains("receptive field of F5").any()
 

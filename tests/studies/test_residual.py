@@ -5,12 +5,18 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from helpers.tables import synthetic_table
+from helpers.tables import examples_of, synthetic_table
 
+from convstudies import stats
 from convstudies.models import create_model
 from convstudies.models.resnet import ShortcutA
-from convstudies.stats import summarize
 from convstudies.studies.residual import analysis, evaluations, figures
+
+
+def summarize(table):
+    """The summary over seeds, one row per point, condition and metric: the per-run ``examples`` key
+    is left out of the grouping (convstudies.stats.summarize groups by every other column)."""
+    return stats.summarize(table.drop(columns=["examples"], errors="ignore"))
 
 
 def n_params(m):
@@ -113,9 +119,21 @@ def test_spread_in_decades():
 
 # ---------------------------------------------------------------- verdict on synthetic tables
 
+N_TEST = 360  # sklearn digits' test split
+
+
+def correctness(p, n, rng):
+    """A 0/1 array of ``n`` examples with round(p n) ones at random positions."""
+    v = np.zeros(n)
+    v[rng.choice(n, round(float(np.clip(p, 0, 1)) * n), replace=False)] = 1.0
+    return v
+
+
 def make_table(plain_deep_loss=2.0, res_deep_loss=0.02, res_deep_acc=0.95, plain_deep_acc=0.3,
-               spread_plain=2.5, spread_res=0.8, noise=0.01, seeds=(0, 1, 2), depths=(8, 20, 44)):
+               spread_plain=2.5, spread_res=0.8, noise=0.01, seeds=(0, 1, 2), depths=(8, 20, 44),
+               params=lambda net, d: 1000.0 * d, layers=lambda net, d: d):
     points = {f"{net}-depth{d}": {"net": net, "depth": d} for net in ("plain", "residual") for d in depths}
+    rng = np.random.default_rng(7)
 
     def values(point, labels, seed):
         net, d = labels["net"], labels["depth"]
@@ -123,24 +141,37 @@ def make_table(plain_deep_loss=2.0, res_deep_loss=0.02, res_deep_acc=0.95, plain
         loss = (plain_deep_loss if net == "plain" else res_deep_loss) if deep else 0.1
         acc = (plain_deep_acc if net == "plain" else res_deep_acc) if deep else 0.9
         spread = (spread_plain if net == "plain" else spread_res) if deep else 0.3
-        vals = {("train", "loss"): loss, ("test", "accuracy"): acc, ("grad_init", "grad_spread"): spread,
-                ("final", "params"): 1000.0 * d}
+        vals = {("train", "loss"): loss, ("grad_init", "grad_spread"): spread}
         rows = [{"condition": c, "metric": m, "value": v} for (c, m), v in vals.items()]
-        for layer in range(1, d + 1):
+        rows.append({"condition": "test", "metric": "accuracy", "value": acc,
+                     "per_example": correctness(acc + noise * rng.standard_normal(), N_TEST, rng)})
+        rows.append({"condition": "final", "metric": "params", "value": params(net, d), "noisy": False})
+        for layer in range(1, layers(net, d) + 1):
             for c in ("grad_init", "grad_trained"):
-                g = 10 ** (spread * (1 - layer / d)) * 0.1 if net == "plain" else 0.3
+                g = 10 ** (spread * (1 - layer / d)) * 0.1 if net == "plain" else 0.3 * 2 ** (-layer / d)
                 rows.append({"condition": c, "metric": "grad_norm", "layer": layer,
                              "kind": "fc" if layer == d else "conv", "value": g, "noisy": False})
         rows += [{"condition": "epoch", "epoch": e, "metric": "train_loss", "value": 2.3 / (e + 1)} for e in range(3)]
         return rows
 
-    return analysis.derive(synthetic_table(points, values, seeds=seeds, noise=noise, study="residual"))
+    return with_examples(analysis.derive, synthetic_table(points, values, seeds=seeds, noise=noise, study="residual"))
+
+
+def with_examples(fn, table):
+    """``fn(table)`` with the synthetic table's per-example arrays carried over (pandas' concat
+    compares ``attrs``, which fails on arrays, so they are set aside meanwhile)."""
+    ex = table.attrs.pop("examples", {})
+    out = fn(table)
+    out.attrs["examples"] = ex
+    return out
+
+
+THRESHOLDS = {"plain_degradation_min": 0.1, "residual_degradation_max": 0.05, "residual_gain_min": 0.05,
+              "grad_spread_gap_min": 0.5}
 
 
 def decide(table):
-    thresholds = {"plain_degradation_min": 0.1, "residual_degradation_max": 0.05, "residual_gain_min": 0.05,
-                  "grad_spread_gap_min": 0.5}
-    return analysis.verdict(table, summarize(table), thresholds)
+    return analysis.verdict(table, summarize(table), THRESHOLDS, examples_of(table))
 
 
 def test_verdict_holds_when_plain_nets_degrade_and_residual_nets_do_not():
@@ -148,6 +179,55 @@ def test_verdict_holds_when_plain_nets_degrade_and_residual_nets_do_not():
     assert out["verdict"] == "holds", out["evidence"]
     assert "44 minus 8 layers" in out["evidence"][0]["name"]
     assert "grow towards the input" in out["note"] and "ResNet-110 6.43 %" in out["note"]
+    for e in out["evidence"]:
+        assert e["ci_high"] > e["ci_low"], e  # every interval has width
+
+
+def test_the_accuracy_interval_counts_test_examples_and_seeds():
+    """With noise-free seeds the seed t-interval would have zero width; the two-way interval does not,
+    and it matches the estimator run on the per-example matrices."""
+    from convstudies.intervals import paired_difference
+
+    table = make_table(noise=0.0)
+    gain = decide(table)["evidence"][2]
+    assert "paired on seeds and test examples" in gain["name"]
+    ex = examples_of(table)
+
+    def rows(net):
+        return table[(table["net"] == net) & (table["depth"] == 44) & (table["condition"] == "test")]
+
+    mats = [np.stack([ex[k] for k in rows(net).sort_values("seed")["examples"]]) for net in ("residual", "plain")]
+    assert mats[0].shape == (3, N_TEST)
+    assert (gain["estimate"], gain["ci_low"], gain["ci_high"]) == pytest.approx(paired_difference(*mats))
+    assert gain["ci_high"] - gain["ci_low"] > 0.02
+
+
+def test_invariants_are_reported_apart_from_the_evidence():
+    out = decide(make_table())
+    assert [e["name"].split(":")[0] for e in out["evidence"]] == [
+        "plain nets", "residual nets", "test accuracy at 44 layers", "gradient-norm spread at init, 44 layers"]
+    assert len(out["invariants"]) == 2 and all(i["outcome"] == "pass" for i in out["invariants"])
+    assert all(i["estimate"] == i["ci_low"] == i["ci_high"] == 0 for i in out["invariants"])
+    assert not {i["name"] for i in out["invariants"]} & {e["name"] for e in out["evidence"]}
+    # a parameter mismatch (shortcuts with weights) or a missing layer makes the measurement doubtful
+    bad = decide(make_table(params=lambda net, d: 1000.0 * d + (50 if net == "residual" else 0)))
+    assert bad["verdict"] == "inconclusive" and bad["invariants"][0]["estimate"] == 50
+    missing = decide(make_table(layers=lambda net, d: d - 1 if net == "plain" else d))
+    assert missing["verdict"] == "inconclusive" and missing["invariants"][1]["outcome"] == "fail"
+
+
+def test_note_states_computed_numbers_in_the_direction_of_the_data():
+    table = make_table()
+    summary = summarize(table)
+    note = decide(table)["note"]
+    g = summary[(summary["metric"] == "log10_grad_norm") & (summary["condition"] == "grad_init")
+                & (summary["net"] == "plain") & (summary["depth"] == 44) & (summary["kind"] == "conv")]
+    first = 10 ** g.sort_values("layer")["mean"].iloc[0]
+    assert f"{first:.3g} at the first convolution" in note
+    assert "span 0.80 decades (mean over seeds), narrower than the plain net's 2.50" in note
+    assert "narrow band" not in note
+    wide = decide(make_table(spread_res=3.0, spread_plain=2.5))["note"]
+    assert "span 3.00 decades (mean over seeds), wider than the plain net's 2.50" in wide
 
 
 def test_verdict_does_not_hold_when_depth_costs_nothing_without_shortcuts():
@@ -160,6 +240,19 @@ def test_verdict_inconclusive_when_the_seeds_disagree():
     out = decide(make_table(res_deep_loss=0.1, noise=0.2))
     assert out["verdict"] == "inconclusive"
     assert "inconclusive" in [e["outcome"] for e in out["evidence"]]
+
+
+def test_accuracy_evaluation_rows_carry_per_example_values_of_the_test_split(digits_data, run_cfg):
+    """The study's `accuracy` evaluations (test and train split) keep one value per example."""
+    from convstudies.evaluations import get_evaluation
+
+    torch.manual_seed(0)
+    model = create_model("resnet_cifar", in_shape=(1, 8, 8), num_classes=10, depth=8, width=4)
+    for split, n in (("test", len(digits_data.y_test)), ("train", len(digits_data.y_train))):
+        for row in get_evaluation("accuracy")(model, digits_data, run_cfg, split=split):
+            v = row["per_example"]
+            assert v.shape == (n,) and float(v.mean()) == pytest.approx(row["value"], rel=1e-5)
+    assert len(digits_data.y_test) == N_TEST
 
 
 def test_key_table_and_figures_render():

@@ -2,15 +2,22 @@
 import re
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
-from helpers.tables import synthetic_table
+from helpers.tables import examples_of, synthetic_table
 
+from convstudies import stats
 from convstudies.models import create_model
-from convstudies.stats import summarize
 from convstudies.studies.transfer import analysis, evaluations, figures
 
 NARROW = {"arch": "resnet10t", "channels": [4, 8, 16, 32], "stem_width": 4}
+
+
+def summarize(table):
+    """The summary over seeds, one row per point, condition and metric: the per-run ``examples`` key
+    is left out of the grouping (convstudies.stats.summarize groups by every other column)."""
+    return stats.summarize(table.drop(columns=["examples"], errors="ignore"))
 
 
 def n_params(m):
@@ -88,27 +95,49 @@ def test_labels_per_class_evaluation(digits_data):
 
 SIZES = {"train_fraction0.002": 1, "train_fraction0.028": 10, "train_fraction1": 350}
 ARMS = ("scratch", "finetune", "frozen")
+N_TEST = 400  # digits 6-9 of mnist5k's test split
+THRESHOLDS = {"few_label_gain_min": 0.05, "full_data_loss_max": 0.02}
 
 
-def make_table(gain_few=0.15, loss_full=-0.01, noise=0.01, seeds=(0, 1, 2)):
+def correctness(p, n, rng):
+    """A 0/1 array of ``n`` examples with round(p n) ones at random positions."""
+    v = np.zeros(n)
+    v[rng.choice(n, round(float(np.clip(p, 0, 1)) * n), replace=False)] = 1.0
+    return v
+
+
+def with_examples(fn, table):
+    """``fn(table)`` with the synthetic table's per-example arrays carried over (pandas' concat
+    compares ``attrs``, which fails on arrays, so they are set aside meanwhile)."""
+    ex = table.attrs.pop("examples", {})
+    out = fn(table)
+    out.attrs["examples"] = ex
+    return out
+
+
+def make_table(gain_few=0.15, loss_full=-0.01, noise=0.01, seeds=(0, 1, 2), gain_one=0.2, lpc_of=None):
     points = {"source": {"arm": "source"}, **{f"{arm}-{size}": {"arm": arm} for size in SIZES for arm in ARMS}}
+    rng = np.random.default_rng(1)
 
     def values(point, labels, seed):
         if point == "source":
-            return [{"condition": "test", "metric": "accuracy", "value": 0.95, "noisy": False},
+            return [{"condition": "test", "metric": "accuracy", "per_example": correctness(0.95, 600, rng)},
                     {"condition": "data", "metric": "labels_per_class", "value": 350.0, "noisy": False}]
         lpc = SIZES[point.split("-", 1)[1]]
         scratch = {1: 0.35, 10: 0.7, 350: 0.96}[lpc]
-        acc = {"scratch": scratch, "finetune": scratch + ({1: 0.2, 10: gain_few, 350: -loss_full}[lpc]),
+        acc = {"scratch": scratch, "finetune": scratch + ({1: gain_one, 10: gain_few, 350: -loss_full}[lpc]),
                "frozen": scratch - 0.05}[labels["arm"]]
-        return [{"condition": "test", "metric": "accuracy", "value": acc},
-                {"condition": "data", "metric": "labels_per_class", "value": float(lpc), "noisy": False}]
+        lpc_value = float(lpc) if lpc_of is None else lpc_of(labels["arm"], lpc)
+        return [{"condition": "test", "metric": "accuracy",
+                 "per_example": correctness(acc + noise * rng.standard_normal(), N_TEST, rng)},
+                {"condition": "data", "metric": "labels_per_class", "value": lpc_value, "noisy": False}]
 
-    return analysis.derive(synthetic_table(points, values, seeds=seeds, noise=noise, study="transfer", rng_seed=1))
+    return with_examples(analysis.derive,
+                         synthetic_table(points, values, seeds=seeds, noise=noise, study="transfer", rng_seed=1))
 
 
 def decide(table):
-    return analysis.verdict(table, summarize(table), {"few_label_gain_min": 0.05, "full_data_loss_max": 0.02})
+    return analysis.verdict(table, summarize(table), THRESHOLDS, examples_of(table))
 
 
 def test_derive_pairs_gains_by_seed_and_size():
@@ -125,7 +154,9 @@ def test_verdict_holds_when_pretraining_helps_with_few_labels_and_costs_nothing_
     assert "10 labels per class" in out["evidence"][0]["name"] and "350 per class" in out["evidence"][1]["name"]
     one_label = re.search(r"1 label per class: fine-tuned ([+-]\d\.\d{3}) \[", out["note"])
     assert one_label and float(one_label[1]) == pytest.approx(0.2, abs=0.003)
-    assert "source net reaches 0.950" in out["note"]
+    assert "source net reaches 0.950 [" in out["note"]
+    for e in out["evidence"]:
+        assert e["ci_high"] > e["ci_low"] and "paired on seeds and test examples" in e["name"]
 
 
 def test_verdict_does_not_hold_without_a_gain_or_with_a_cost():
@@ -139,6 +170,62 @@ def test_verdict_inconclusive_when_the_seeds_disagree():
     assert out["verdict"] == "inconclusive"
 
 
+def test_intervals_count_test_examples_even_when_the_seeds_agree():
+    from convstudies.intervals import paired_difference
+
+    table = make_table(noise=0.0)
+    few = decide(table)["evidence"][0]
+    ex = examples_of(table)
+    test = table[table["condition"] == "test"]
+    mats = [np.stack([ex[k] for k in test[test["point"] == p].sort_values("seed")["examples"]])
+            for p in ("finetune-train_fraction0.028", "scratch-train_fraction0.028")]
+    assert mats[0].shape == (3, N_TEST)
+    assert (few["estimate"], few["ci_low"], few["ci_high"]) == pytest.approx(paired_difference(*mats))
+    assert few["estimate"] == pytest.approx(0.15) and few["ci_high"] - few["ci_low"] > 0.03  # seeds agree exactly
+
+
+def test_checked_sizes_are_fixed_by_design_not_picked_on_results():
+    """No selection: the few-label check stays at 10 labels per class when another size has the larger
+    test gain and the best validation accuracy."""
+    table = make_table(gain_one=0.5, gain_few=0.1)
+    ex = examples_of(table)
+    val = table[(table["condition"] == "test") & (table["point"] == "finetune-train_fraction0.002")]
+    table.attrs = {}
+    table = pd.concat([table, val.assign(condition="final", metric="val_acc", value=1.0, examples=np.nan)],
+                      ignore_index=True)
+    out = analysis.verdict(table, summarize(table), THRESHOLDS, ex)
+    assert "10 labels per class" in out["evidence"][0]["name"]
+    assert out["evidence"][0]["estimate"] == pytest.approx(0.1, abs=0.02)
+
+
+def test_invariant_labels_per_class_is_reported_apart_from_the_evidence():
+    out = decide(make_table())
+    assert len(out["evidence"]) == 2 and len(out["invariants"]) == 1
+    inv = out["invariants"][0]
+    assert inv["outcome"] == "pass" and inv["estimate"] == inv["ci_low"] == inv["ci_high"] == 0
+    bad = decide(make_table(lpc_of=lambda arm, lpc: lpc + (1 if arm == "frozen" else 0)))
+    assert bad["verdict"] == "inconclusive" and bad["invariants"][0]["estimate"] == 1
+
+
+def test_note_numbers_are_the_paired_intervals():
+    table = make_table()
+    out = decide(table)
+    m, lo, hi = analysis.gain(table, examples_of(table), "frozen-train_fraction1", "scratch-train_fraction1")
+    assert "350 labels per class: fine-tuned" in out["note"]
+    assert f"frozen backbone {m:+.3f} [{lo:+.3f}, {hi:+.3f}]" in out["note"]
+
+
+def test_accuracy_evaluation_rows_carry_per_example_values_of_the_test_split(digits_data, run_cfg):
+    from convstudies.evaluations import get_evaluation
+
+    torch.manual_seed(0)
+    model = create_model("cnn", in_shape=(1, 8, 8), num_classes=10, blocks=[{"filters": 4, "kernel": 3}])
+    for row in get_evaluation("accuracy")(model, digits_data, run_cfg):
+        v = row["per_example"]
+        assert v.shape == (len(digits_data.y_test),) and float(v.mean()) == pytest.approx(row["value"], rel=1e-5)
+    assert "per_example" not in evaluations.labels_per_class(None, digits_data, {})[0]  # not a test-set number
+
+
 def test_key_table_and_figures_render():
     import matplotlib
 
@@ -148,7 +235,7 @@ def test_key_table_and_figures_render():
     key = analysis.key_table(summary)
     assert key["labels per class"].tolist() == ["1", "10", "350"]
     gain = re.fullmatch(r"([+-]\d\.\d{3}) \[([+-]\d\.\d{3}), ([+-]\d\.\d{3})\]",
-                        key["fine-tuning gain [95 % CI]"].iloc[1])  # "+0.150 [+0.149, +0.151]"
+                        key["fine-tuning gain [95 % CI over seeds]"].iloc[1])  # "+0.150 [+0.149, +0.151]"
     m, lo, hi = map(float, gain.groups())
     assert m == pytest.approx(0.15, abs=0.003) and lo <= m <= hi
     for fn in (figures.accuracy_vs_labels, figures.gain_vs_labels):

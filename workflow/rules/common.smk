@@ -3,9 +3,9 @@
 # Nothing imported here imports torch: planning stays fast on every start and SLURM job.
 import shlex
 
-from convstudies.config import ConfigError, run_entry, source_entries, validate_config
+from convstudies.config import ConfigError, run_entry, source_entries, study_file, validate_config
 from convstudies.datasets.sources import unavailable
-from convstudies.plan import plan
+from convstudies.plan import entry_code_key, plan
 
 try:
     validate_config(config)
@@ -49,6 +49,22 @@ def entry_inputs(wildcards):
 
 def entry_summaries(wildcards):
     return [f"{RES}/runs/{wildcards.study}/{e}.json" for e in entries(wildcards.study)]
+
+
+def study_sources(*files):
+    """Input function: files of the study directory (edits to them redo the step)."""
+
+    def inputs(wildcards):
+        folder = study_file(wildcards.study).parent
+        return [str(folder / f) for f in files if (folder / f).exists()]
+
+    return inputs
+
+
+def entry_key(wildcards):
+    """Hash of an entry's resolved configs and of the code its runs execute: a train job is
+    redone when either changes (Snakemake's params trigger); finished runs it still finds are kept."""
+    return entry_code_key(PLAN[wildcards.study], wildcards.entry)
 
 
 def figures(study):

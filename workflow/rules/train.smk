@@ -16,6 +16,8 @@ rule train:
         accelerator=config["accelerator"],
         precision=config["precision"],
         jobs_per_gpu=config["jobs_per_gpu"],
+        # not used by the command: a changed config or code of the entry's runs redoes the job
+        key=entry_key,
     threads: config["threads_per_job"]
     resources:
         mem_mb=3000,
