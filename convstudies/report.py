@@ -53,6 +53,15 @@ def _checks_table(checks: list[dict]) -> list[str]:
             *[_fmt_evidence(e) for e in checks]]
 
 
+def _history_item(h: dict) -> str:
+    def flat(s) -> str:
+        return " ".join(str(s).split()).rstrip(".")
+
+    prompted = f" Prompted by: {flat(h['prompted_by'])}." if h.get("prompted_by") else ""
+    commit = f" ({h['commit']})" if h.get("commit") else ""
+    return f"- {h['date']}{commit}: {flat(h['change'])}. Why: {flat(h['why'])}.{prompted}"
+
+
 def _protocol_lines(c: dict) -> list[str]:
     """Seeds, registration and why a claim is exploratory, as the claims JSON records them."""
     seeds, reg = c["seeds"], c["registration"]
@@ -71,9 +80,7 @@ def _protocol_lines(c: dict) -> list[str]:
     else:
         lines += ["**Confirmatory**: registered before its confirmation runs, unchanged since, no rework.", ""]
     if c.get("history"):
-        lines += ["Reworks after results were seen:", "",
-                  *[f"- {h['date']}: {h['change']} ({h['why']}" + (f"; prompted by {h['prompted_by']}" if h.get(
-                      "prompted_by") else "") + ")" for h in c["history"]], ""]
+        lines += ["Reworks after results were seen:", "", *[_history_item(h) for h in c["history"]], ""]
     return lines
 
 
