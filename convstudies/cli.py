@@ -68,6 +68,9 @@ def cmd_run(a) -> int:
 
 def cmd_evaluate(a) -> int:
     try:
+        from .engine.runs import check_run_dir
+
+        check_run_dir(a.run_dir)  # before any data is read or built
         if a.idx_dir:
             if a.split == "val":
                 raise ValueError("MNIST IDX files have train and test splits only")

@@ -76,3 +76,24 @@ def test_clear_errors_for_missing_files_and_damaged_weights(tmp_path, trained_ru
         load_run(broken)
     with pytest.raises(FileNotFoundError, match="not a finished run directory: missing config.json, metrics.json, model.pt"):
         load_run(tmp_path)  # no files at all
+
+
+def test_a_missing_run_is_named_before_any_data_is_read(tmp_path, capsys, monkeypatch):
+    import convstudies.datasets as datasets
+
+    monkeypatch.setattr(datasets, "build_dataset", lambda *a, **k: pytest.fail("built a dataset for a missing run"))
+    assert main(["evaluate", str(tmp_path / "no-such-run"), "--dataset", "mnist5k"]) == 2
+    assert f"{tmp_path / 'no-such-run'} does not exist" in capsys.readouterr().err
+
+
+def test_random_bytes_as_idx_files_get_a_reason(tmp_path, trained_run, capsys):
+    import numpy as np
+
+    d = tmp_path / "junk"
+    d.mkdir()
+    rng = np.random.default_rng(0)
+    for name in ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"):
+        (d / name).write_bytes(rng.integers(0, 256, 5000, dtype=np.uint8).tobytes())
+    assert main(["evaluate", str(trained_run), "--idx-dir", str(d), "--out", str(tmp_path / "a.json")]) == 2
+    err = capsys.readouterr().err
+    assert "cannot read MNIST IDX files" in err and "they are not IDX files" in err and ": ;" not in err

@@ -68,7 +68,10 @@ def read_idx(directory: str | Path, split: str = "test"):
         try:
             x, y = read_image_file(str(plain[0])), read_label_file(str(plain[1]))
         except Exception as e:  # noqa: BLE001 - a corrupt file gets a message naming it
-            raise ValueError(f"cannot read MNIST IDX files {paths[0]} / {paths[1]}: {e}") from e
+            reason = str(e) or type(e).__name__
+            raise ValueError(f"cannot read MNIST IDX files {paths[0]} / {paths[1]}: {reason}; they are not IDX "
+                             "files of images and labels (damaged, truncated or another format): download them "
+                             "again") from e
     if len(x) != len(y):
         raise ValueError(f"{paths[0]} has {len(x)} images but {paths[1]} has {len(y)} labels")
     return x[:, None].float() / 255.0, y.long()

@@ -65,10 +65,12 @@ def run_job(a) -> int:
 
 
 def train_entry(a) -> int:
-    from .train import is_complete, resolve_device, resolve_precision, train
+    from .train import describe_device, is_complete, resolve_device, resolve_precision, train
 
     device = resolve_device(a.accelerator)
     precision = resolve_precision(a.precision, device)
+    print(f"[convstudies] {a.study}/{a.entry}: training on {describe_device(device)}, precision {precision}",
+          flush=True)
     t0, failed, records = time.time(), [], []
     for r in entry_runs(a.study, a.entry, a.scale, a.seeds, device=device.type, precision=precision):
         run_dir = a.runs_dir / r["point"] / r["run"]
@@ -82,7 +84,7 @@ def train_entry(a) -> int:
                 data = a.data / f"{r['config']['data']['dataset']}.pt" if a.data else None
                 init = a.runs_dir / r["init_run"] / "model.pt" if r.get("init_run") else None
                 m = train(r["config"], run_dir=run_dir, data_path=data, accelerator=a.accelerator,
-                          precision=precision, init_weights=init, execution=r["execution"])
+                          precision=precision, init_weights=init, execution=r["execution"], progress=full_id)
                 print(f"[convstudies] {full_id}: {m['status']} in {m['wall_seconds']:.1f}s", flush=True)
             except Exception:  # noqa: BLE001 - finish the other runs, then fail the job
                 traceback.print_exc()

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import time
 
 import pytorch_lightning as pl
 import torch
@@ -9,6 +10,12 @@ import torch.nn.functional as F
 from torchmetrics.classification import MulticlassAccuracy
 
 from ..shifts import random_flip, random_translate
+
+
+def epoch_line(label: str, row: dict, epochs: int, seconds: float) -> str:
+    """One progress line: run, epoch, losses and accuracies (validation ones when it ran), seconds."""
+    metrics = " ".join(f"{k}={row[k]:.4f}" for k in ("train_loss", "train_acc", "val_loss", "val_acc") if k in row)
+    return f"[convstudies] {label} epoch {row['epoch'] + 1}/{epochs}: {metrics} ({seconds:.1f} s)"
 
 
 class Classifier(pl.LightningModule):
@@ -20,8 +27,10 @@ class Classifier(pl.LightningModule):
     """
 
     def __init__(self, model: torch.nn.Module, train_cfg: dict, num_classes: int, steps_per_epoch: int,
-                 seed: int = 0):
+                 seed: int = 0, progress: str | None = None):
         super().__init__()
+        self.progress = progress  # a run label: print one line per epoch (the job log shows progress)
+        self._epoch_started = time.perf_counter()
         self.model, self.cfg, self.steps_per_epoch, self.seed = model, train_cfg, steps_per_epoch, seed
         # validate_args=False: the per-step input checks cost more than the metric itself
         self.train_acc = MulticlassAccuracy(num_classes, average="micro", validate_args=False)
@@ -71,6 +80,9 @@ class Classifier(pl.LightningModule):
         self._record(val_loss=self._mean("val_loss"), val_acc=float(self.val_acc.compute()))
         self.val_acc.reset()
 
+    def on_train_epoch_start(self):
+        self._epoch_started = time.perf_counter()
+
     def on_train_epoch_end(self):
         loss = self._mean("train_loss")
         self._record(train_loss=loss, train_acc=float(self.train_acc.compute()))
@@ -78,6 +90,9 @@ class Classifier(pl.LightningModule):
         if not math.isfinite(loss):
             self.diverged_epoch = self.current_epoch
             self.trainer.should_stop = True
+        if self.progress:
+            print(epoch_line(self.progress, self.history[-1], self.trainer.max_epochs,
+                             time.perf_counter() - self._epoch_started), flush=True)
 
     def _record(self, **values):
         if not self.history or self.history[-1]["epoch"] != self.current_epoch:

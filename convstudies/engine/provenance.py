@@ -26,12 +26,19 @@ def git_revision() -> dict:
 
 
 def versions() -> dict:
+    """Python, the key packages, torch's CUDA and cuDNN builds, and every installed distribution."""
+    import torch
+
     out = {"python": sys.version.split()[0]}
     for p in PACKAGES:
         try:
             out[p] = metadata.version(p)
         except metadata.PackageNotFoundError:
             out[p] = None
+    out["cuda"] = torch.version.cuda
+    out["cudnn"] = torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None
+    out["distributions"] = dict(sorted({d.metadata["Name"]: d.version for d in metadata.distributions()
+                                        if d.metadata["Name"]}.items(), key=lambda kv: kv[0].lower()))
     return out
 
 
@@ -42,6 +49,8 @@ def hardware() -> dict:
           "torch_threads": torch.get_num_threads(), "cuda": torch.cuda.is_available()}
     if torch.cuda.is_available():
         hw["gpu"] = torch.cuda.get_device_name()
+        hw["gpu_capability"] = ".".join(map(str, torch.cuda.get_device_capability()))
+        hw["cuda_driver"] = torch.cuda.driver_version() if hasattr(torch.cuda, "driver_version") else None
     if os.environ.get("SLURM_JOB_ID"):
         hw["slurm_job_id"] = os.environ["SLURM_JOB_ID"]
     return hw

