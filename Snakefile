@@ -3,12 +3,15 @@
 #        snakemake --report results/report.html
 from snakemake.utils import min_version, validate
 
+from convstudies.config import refuse_bad_config
+
 min_version("9.0")
 
 
 configfile: f"{workflow.basedir}/config/config.yaml"
 
 
+refuse_bad_config(config)  # one readable message (file, key, what is allowed) before any schema dump
 validate(config, "workflow/schemas/config.schema.yaml")
 
 

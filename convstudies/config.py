@@ -6,6 +6,7 @@ A study is a directory ``studies/<id>/`` whose ``study.yaml`` this module reads.
 from __future__ import annotations
 
 import copy
+import difflib
 import hashlib
 import itertools
 import json
@@ -37,7 +38,11 @@ def _where(path) -> str:
 def _explain(err: jsonschema.ValidationError) -> str:
     msg = err.message
     if err.validator == "additionalProperties" and isinstance(err.schema.get("properties"), dict):
-        msg += f"; allowed keys: {', '.join(sorted(err.schema['properties']))}"
+        allowed = sorted(err.schema["properties"])
+        extra = [k for k in err.instance if k not in allowed] if isinstance(err.instance, dict) else []
+        close = sorted({c for k in extra for c in difflib.get_close_matches(k, allowed, n=1)})
+        hint = f" (did you mean {', '.join(map(repr, close))}?)" if close else ""
+        msg += f"{hint}; allowed keys: {', '.join(allowed)}"
     elif err.validator == "oneOf" and err.context:
         msg += "; " + "; or ".join(sorted({c.message for c in err.context}))
     return msg
@@ -51,9 +56,22 @@ def validate(instance, schema: dict, source: str) -> None:
         raise ConfigError(f"{source} is invalid:\n" + "\n".join(lines))
 
 
+def refuse_bad_config(config: dict) -> None:
+    """Stop the workflow with one readable message when the config is invalid (no traceback)."""
+    import sys
+
+    try:
+        validate_config(copy.deepcopy(config))
+    except ConfigError as e:
+        sys.stderr.write(f"convstudies: the workflow's config is invalid; nothing was run.\n{e}\n")
+        raise SystemExit(2) from None
+
+
 def validate_config(config: dict, studies_dir: Path = STUDIES_DIR) -> dict:
     """Validate the workflow config, fill defaults, and check the study ids exist."""
     config_schema = schema("config")
+    if isinstance(config.get("studies"), str) and config["studies"] != "all":
+        config["studies"] = [config["studies"]]  # --config studies=lenet5: one study
     if isinstance(config.get("seeds"), list):  # --config seeds='[3,4,5]' arrives as strings
         config["seeds"] = [int(s) if isinstance(s, str) and s.strip().isdigit() else s for s in config["seeds"]]
     validate(config, config_schema, "config")
@@ -64,7 +82,10 @@ def validate_config(config: dict, studies_dir: Path = STUDIES_DIR) -> dict:
         config["studies"] = available
     for i, sid in enumerate(config["studies"]):
         if sid not in available:
-            raise ConfigError(f"config is invalid:\n  studies[{i}]: unknown study {sid!r}; available: {', '.join(available)}")
+            close = difflib.get_close_matches(sid, available, n=2)
+            hint = f"; did you mean {' or '.join(map(repr, close))}?" if close else ""
+            raise ConfigError(f"config is invalid:\n  studies[{i}]: unknown study {sid!r}{hint} available: "
+                              f"{', '.join(available)}")
     return config
 
 

@@ -16,8 +16,12 @@ def test_defaults_are_filled_in():
 def test_unknown_config_key_and_study_typo():
     with pytest.raises(ConfigError, match=r"(?s)'scael' was unexpected.*allowed keys: .*scale"):
         validate_config({"scael": "tiny"})
-    with pytest.raises(ConfigError, match=r"(?s)studies\[0\]: unknown study 'translaton'; available: .*translation"):
+    with pytest.raises(ConfigError, match=r"(?s)studies\[0\]: unknown study 'translaton'; did you mean 'translation'\? "
+                                          r"available: .*translation"):
         validate_config({"studies": ["translaton"]})
+    with pytest.raises(ConfigError, match=r"'sedes' was unexpected\) \(did you mean 'seeds'\?\); allowed keys"):
+        validate_config({"sedes": [1]})
+    assert validate_config({"studies": "lenet5"})["studies"] == ["lenet5"]  # --config studies=lenet5
     with pytest.raises(ConfigError, match=r"(?s)scale: 'huge' is not one of \['tiny', 'embedded', 'full'\]"):
         validate_config({"scale": "huge"})
 
