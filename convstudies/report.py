@@ -44,6 +44,34 @@ def training_line(runs_dir: Path) -> str:
     return f"Training: {n_runs} runs in {len(jobs)} jobs, {seconds:.0f} s of training-job wall time."
 
 
+def every_claim(planned: list[Path], claims_dir: Path) -> list[dict]:
+    """The claims of this run and every other study's claims already on disk, in the lecture's order.
+
+    Each gets ``_computed``: "this run", "an earlier run", or "an earlier run; stale" when its
+    study file or verdict code changed since (its registration hash no longer matches).
+    """
+    from .config import ConfigError, ordered_studies, study_file
+    from .registration import study_hash
+
+    mine = {Path(p).resolve() for p in planned}
+    found = {Path(p).resolve() for p in planned} | {p.resolve() for p in Path(claims_dir).glob("*.json")}
+    out = []
+    for path in found:
+        c = json.loads(path.read_text())
+        if path in mine:
+            c["_computed"] = "this run"
+        else:
+            try:
+                current = study_hash(load_study(c["study"]), study_file(c["study"]).parent)
+            except ConfigError:
+                current = None
+            stale = current != c.get("registration", {}).get("hash")
+            c["_computed"] = "an earlier run" + ("; stale: the study changed since" if stale else "")
+        out.append(c)
+    order = {s: i for i, s in enumerate(ordered_studies())}
+    return sorted(out, key=lambda c: (order.get(c["study"], len(order)), c["study"]))
+
+
 def status(c: dict) -> str:
     return "exploratory" if c.get("exploratory", True) else "confirmatory"
 
@@ -88,23 +116,24 @@ def report(claims: list[Path], out: Path, scale: str) -> None:
     """REPORT.md: per study the claim, the verdict with its evidence and invariants, how it was
     registered, the key table, the anchors and the figures."""
     root = out.parent
-    claims_data = [json.loads(Path(c).read_text()) for c in claims]
+    claims_data = every_claim(claims, root / "claims")
     lines = ["# convstudies report", "", f"Scale: **{scale}**. Each verdict compares pre-registered thresholds "
              "(in the study file) with 95 % intervals that count seed variation and, for test-set numbers, "
              "test-set sampling (paired across arms on the same test examples). Only evidence (checks that "
              "depend on training) decides; invariants (exact properties) are reported beside it. A study is "
              "confirmatory only if it was registered before its confirmation runs and not reworked after "
              "results were seen; otherwise exploratory.", "",
-             "| study | verdict | evidence | invariants | status |", "|---|---|---|---|---|"]
+             "| study | verdict | evidence | invariants | status | computed |", "|---|---|---|---|---|---|"]
     lines += [f"| [{c['study']}](#{c['study']}) | {c['verdict']} | {c['counts']['evidence']} | "
-              f"{c['counts']['invariants']} | {status(c)} |" for c in claims_data]
+              f"{c['counts']['invariants']} | {status(c)} | {c['_computed']} |" for c in claims_data]
     for c in claims_data:
         sid = c["study"]
         spec = load_study(sid)
         summary = pd.read_csv(root / "tables" / f"{sid}_summary.csv")
         key = study_analysis(sid).key_table(summary)
         lines += ["", f"## {sid}", "", f"> {c['claim']}", "", " ".join(spec.get("description", "").split()), "",
-                  f"**Verdict: {c['verdict']}** ({status(c)})", "", training_line(root / "runs" / sid), "",
+                  f"**Verdict: {c['verdict']}** ({status(c)}; {c['_computed']})", "",
+                  training_line(root / "runs" / sid), "",
                   f"Evidence ({c['counts']['evidence']}):", "", *_checks_table(c["evidence"]), ""]
         if c["invariants"]:
             lines += [f"Invariants ({c['counts']['invariants']}; exact properties, not evidence):", "",

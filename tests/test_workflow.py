@@ -155,3 +155,15 @@ def test_bad_config_stops_before_any_job_with_one_readable_message(tmp_path, arg
     assert message in text and "nothing was run" in text
     assert "Failed validating" not in text and "Traceback" not in text and len(text.splitlines()) < 12
     assert not (tmp_path / "results").exists()
+
+
+def test_a_report_of_one_study_keeps_every_other_studys_results_and_says_which_were_recomputed(tiny_results,
+                                                                                             tmp_path):
+    res = tiny_results[0] / "results"
+    out = run_without_torch(["-m", "convstudies", "report", "--claims", str(res / "claims" / "lenet5.json"),
+                             "--scale", "tiny", "--out", str(res / "REPORT-lenet5.md")])
+    assert out.returncode == 0, out.stderr[-2000:]
+    report = (res / "REPORT-lenet5.md").read_text()
+    assert all(f"## {s}" in report for s in STUDIES)
+    assert "| [lenet5](#lenet5) |" in report and report.count("| this run |") == 1
+    assert report.count("| an earlier run") == len(STUDIES) - 1
