@@ -24,7 +24,14 @@ def module_file(name: str) -> Path | None:
     """The source file of a project module (None for other packages and for names that are not modules)."""
     if not name.startswith("convstudies"):
         return None
+    parts = name.split(".")
     try:
+        # find_spec imports a name's parent; a parent that is a module (``base`` of
+        # ``datasets.base.TensorDataset``) would run its imports (torch), so stop at one
+        for k in range(1, len(parts)):
+            parent = importlib.util.find_spec(".".join(parts[:k]))
+            if parent is None or not parent.submodule_search_locations:
+                return None
         spec = importlib.util.find_spec(name)
     except (ImportError, ValueError):
         return None

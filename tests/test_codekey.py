@@ -69,3 +69,14 @@ def test_a_code_change_retrains_and_an_unrelated_edit_keeps_the_runs(tmp_path, m
     monkeypatch.setattr(Path, "read_bytes", edited("models/mlp.py"))
     assert job() == 0 and " ok in " in capsys.readouterr().out
     assert len(list((tmp_path / "runs" / "mlp").glob("seed0-*/metrics.json"))) == 2  # the old run is kept beside
+
+
+def test_code_keys_are_computed_without_importing_torch():
+    from helpers.processes import VIOLATION, run_without_torch
+
+    code = ("from convstudies.codekey import code_hash, module_file; from convstudies.config import expand_points, "
+            "load_study; assert module_file('convstudies.datasets.base.TensorDataset') is None; "
+            "[code_hash(p['config']) for s in ('lenet5', 'conv1d', 'transfer') "
+            "for p in expand_points(load_study(s), 'embedded').values()]")
+    out = run_without_torch(["-c", code])
+    assert out.returncode == 0 and VIOLATION not in out.stderr, out.stderr[-2000:]
