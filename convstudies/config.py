@@ -10,6 +10,7 @@ import difflib
 import hashlib
 import itertools
 import json
+import os
 from pathlib import Path
 
 import jsonschema
@@ -17,7 +18,12 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMAS = ROOT / "workflow" / "schemas"
-STUDIES_DIR = ROOT / "studies"
+# Where study files (study.yaml, analysis.py, figures.py, registration.yaml) are read from.
+# $CONVSTUDIES_STUDIES_DIR points at a copy (tests/test_edit_reruns.py edits one to show which
+# jobs an edit reruns); the study code that runs is still imported from the package
+# (convstudies.studies.<id>), so the variable is for testing what a workflow plans, not for
+# running other study code.
+STUDIES_DIR = Path(os.environ.get("CONVSTUDIES_STUDIES_DIR") or ROOT / "studies")
 
 
 class ConfigError(ValueError):

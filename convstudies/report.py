@@ -112,9 +112,35 @@ def _protocol_lines(c: dict) -> list[str]:
     return lines
 
 
+def front_page_path(out: Path) -> Path:
+    """Where :func:`report` writes the verdict table of the HTML report's front page: beside the
+    Markdown report (``REPORT.md`` -> ``REPORT.verdicts.rst``)."""
+    out = Path(out)
+    return out.with_name(f"{out.stem}.verdicts.rst")
+
+
+def verdict_table_rst(claims_data: list[dict]) -> str:
+    """REPORT.md's verdict table as reStructuredText, for the front page of ``snakemake --report``
+    (``workflow/report/workflow.rst`` includes it). A study this run computed links to its
+    category of the HTML report (Snakemake defines a link target named after each category);
+    a study whose claims come from an earlier run has no category there and is not linked."""
+    def study(c: dict) -> str:
+        return f"`{c['study']}`_" if c["_computed"] == "this run" else f"``{c['study']}``"
+
+    rows = [["study", "verdict", "evidence", "invariants", "status", "computed"]]
+    rows += [[study(c), c["verdict"], str(c["counts"]["evidence"]), str(c["counts"]["invariants"]), status(c),
+              c["_computed"]] for c in claims_data]
+    lines = [".. list-table:: Verdicts", "   :header-rows: 1", "   :class: verdicts", ""]
+    for first, *rest in rows:
+        lines += [f"   * - {first}", *[f"     - {v}" for v in rest]]
+    return "\n".join(lines) + "\n"
+
+
 def report(claims: list[Path], out: Path, scale: str) -> None:
     """REPORT.md: per study the claim, the verdict with its evidence and invariants, how it was
-    registered, the key table, the anchors and the figures."""
+    registered, the key table, the anchors and the figures. Beside it (:func:`front_page_path`)
+    the verdict table in reStructuredText for the front page of the HTML report."""
+    out = Path(out)
     root = out.parent
     claims_data = every_claim(claims, root / "claims")
     lines = ["# convstudies report", "", f"Scale: **{scale}**. Each verdict compares pre-registered thresholds "
@@ -151,3 +177,4 @@ def report(claims: list[Path], out: Path, scale: str) -> None:
         for fig, caption in spec.get("figures", {}).items():
             lines += [f"![{fig}](figures/{sid}/{fig}.png)", "", f"*{' '.join(caption.split())}*", ""]
     out.write_text("\n".join(lines) + "\n")
+    front_page_path(out).write_text(verdict_table_rst(claims_data))

@@ -34,15 +34,26 @@ def read(table: Path, summary: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
 def tables(study: str, summaries: list[Path], table_out: Path, summary_out: Path,
            examples_out: Path | None = None, runs_out: Path | None = None) -> None:
     """The tidy table of every run of a study (with the study's derived rows), its summary over
-    seeds, the runs' per-example values and the runs' provenance (what the verdict audits)."""
-    table = collect(summaries)
+    seeds, the runs' per-example values and the runs' provenance (what the verdict audits).
+
+    Every run file is read before any output is written. One that cannot be read (a damaged
+    run) stops the step with SystemExit: one message naming the file and what to do, no traceback.
+    """
+    from .tables import RunFileError
+
+    try:
+        table = collect(summaries)
+        examples = collect_examples(summaries) if examples_out is not None else None
+        runs = collect_runs(summaries) if runs_out is not None else None
+    except RunFileError as e:
+        raise SystemExit(f"error: tables of study {study}: {e}") from None
     table = getattr(study_analysis(study), "derive", lambda t: t)(table)
     write_csv(table, table_out)
     write_csv(summarize(table), summary_out)
-    if examples_out is not None:
-        save_examples(collect_examples(summaries), examples_out)
-    if runs_out is not None:
-        write_csv(collect_runs(summaries), runs_out)
+    if examples is not None:
+        save_examples(examples, examples_out)
+    if runs is not None:
+        write_csv(runs, runs_out)
 
 
 def figures(study: str, table: Path, summary: Path, outs: dict[str, Path]) -> None:

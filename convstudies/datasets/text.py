@@ -31,6 +31,7 @@ import numpy as np
 
 from . import register_dataset
 from .base import TensorDataset, from_arrays, stratified_split
+from .sources import MR_FILES, MR_URL, mr_candidates  # torch-free: the workflow's offline check uses them too
 
 PAD, UNK = "<pad>", "<unk>"
 ROOT = Path(__file__).resolve().parents[2]  # the repository
@@ -149,19 +150,8 @@ def negation_label(words: list[str]) -> int:
 
 # ---------------------------------------------------------------- the MR corpus (Pang & Lee 2005)
 
-MR_FILES = ("rt-polarity.pos", "rt-polarity.neg")
-MR_URL = "https://www.cs.cornell.edu/people/pabo/movie-review-data/rt-polaritydata.tar.gz"
 MR_MAX_LEN = 56      # tokens; longer snippets are truncated (a handful)
 MR_MAX_VOCAB = 20000  # ids the text models reserve by default (vocab_size); the training split has fewer words
-
-
-def mr_candidates(root: str | Path | None = None) -> list[Path]:
-    """Where the MR corpus is looked for without an explicit directory, first match wins; the
-    first one is where it is downloaded to when no candidate holds it."""
-    if os.environ.get("CONVSTUDIES_MR_DIR"):
-        return [Path(os.environ["CONVSTUDIES_MR_DIR"]).expanduser()]  # an explicit choice: no fallback
-    data_root = Path(root).expanduser() if root is not None else ROOT / "data"
-    return [data_root / "rt-polarity", ROOT.parent / "shared" / "datasets" / "rt-polarity"]
 
 
 def mr_dir(directory: str | Path | None = None, root: str | Path | None = None) -> Path:

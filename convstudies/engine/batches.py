@@ -10,7 +10,9 @@ class TensorBatches:
     """An iterable of (x, y) batches; reshuffled every pass with its own seeded generator.
 
     Replaces a DataLoader for data that fits in memory: no workers, no collation, no
-    per-sample Python, and the permutation is drawn on the data's device.
+    per-sample Python, and the permutation is drawn on the data's device. ``state_dict`` /
+    ``load_state_dict`` (Lightning's protocol for stateful iterables, saved with the fit loop in a
+    checkpoint) carry the generator, so a resumed run draws the permutations it would have drawn.
     """
 
     def __init__(self, x: torch.Tensor, y: torch.Tensor, batch_size: int, shuffle: bool = True,
@@ -32,3 +34,9 @@ class TensorBatches:
         for i in range(len(self)):
             idx = order[i * self.batch_size:(i + 1) * self.batch_size]
             yield self.x[idx], self.y[idx]
+
+    def state_dict(self) -> dict:
+        return {"generator": self.generator.get_state()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.generator.set_state(state["generator"])

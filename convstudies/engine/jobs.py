@@ -3,7 +3,9 @@
 A job covers a grid entry (all its points and seeds), so the torch/Lightning import is
 paid once for all of them. Finished runs (a complete run directory) are skipped, never
 retrained or overwritten, so a job restarted after an interruption trains only what is
-missing. The job summary, written last, lists every run directory of the entry.
+missing. A damaged run directory (a file of it does not read, :func:`..train.run_damage`) is
+named in the job log, moved aside to ``<run>.damaged-<UTC time>`` (never deleted) and
+trained again. The job summary, written last, lists every run directory of the entry.
 """
 from __future__ import annotations
 
@@ -11,6 +13,8 @@ import json
 import sys
 import time
 import traceback
+from datetime import datetime, timezone
+from pathlib import Path
 
 from ..config import expand_points, load_study, run_id, seeds_for
 
@@ -64,8 +68,20 @@ def run_job(a) -> int:
     return train_entry(a)
 
 
+def set_aside(run_dir: Path) -> Path:
+    """Rename a damaged run directory to ``<run>.damaged-<UTC time>`` beside it; returns the new path."""
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    aside = run_dir.with_name(f"{run_dir.name}.damaged-{stamp}")
+    n = 1
+    while aside.exists():  # two in the same second
+        n += 1
+        aside = run_dir.with_name(f"{run_dir.name}.damaged-{stamp}-{n}")
+    run_dir.rename(aside)
+    return aside
+
+
 def train_entry(a) -> int:
-    from .train import describe_device, is_complete, resolve_device, resolve_precision, train
+    from .train import describe_device, resolve_device, resolve_precision, run_damage, train
 
     device = resolve_device(a.accelerator)
     precision = resolve_precision(a.precision, device)
@@ -75,7 +91,12 @@ def train_entry(a) -> int:
     for r in entry_runs(a.study, a.entry, a.scale, a.seeds, device=device.type, precision=precision):
         run_dir = a.runs_dir / r["point"] / r["run"]
         full_id = f"{a.study}/{r['point']}/seed{r['config']['seed']}"
-        if is_complete(run_dir):
+        damage = run_damage(run_dir) if run_dir.exists() else None
+        if damage:
+            aside = set_aside(run_dir)
+            print(f"[convstudies] {full_id}: damaged run, {damage}; moved aside to {aside}, training it again",
+                  flush=True)
+        if run_dir.exists():
             print(f"[convstudies] {full_id}: finished earlier, kept ({run_dir})", flush=True)
         else:
             try:
@@ -84,7 +105,8 @@ def train_entry(a) -> int:
                 data = a.data / f"{r['config']['data']['dataset']}.pt" if a.data else None
                 init = a.runs_dir / r["init_run"] / "model.pt" if r.get("init_run") else None
                 m = train(r["config"], run_dir=run_dir, data_path=data, accelerator=a.accelerator,
-                          precision=precision, init_weights=init, execution=r["execution"], progress=full_id)
+                          precision=precision, init_weights=init, execution=r["execution"], progress=full_id,
+                          checkpoint_dir=a.runs_dir / ".checkpoints" / r["point"] / r["run"])
                 print(f"[convstudies] {full_id}: {m['status']} in {m['wall_seconds']:.1f}s", flush=True)
             except Exception:  # noqa: BLE001 - finish the other runs, then fail the job
                 traceback.print_exc()

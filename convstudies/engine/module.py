@@ -23,7 +23,9 @@ class Classifier(pl.LightningModule):
 
     Per-step values are accumulated on the device and read once per epoch, so training does
     not synchronise with the host at every step. A non-finite epoch loss marks the run
-    diverged and stops training.
+    diverged and stops training. Each epoch's row also goes to the trainer's logger (a
+    CSVLogger: the run's metrics.csv). A checkpoint carries the augmentation generator, the
+    history and the logged rows, so a resumed run continues exactly where it stopped.
     """
 
     def __init__(self, model: torch.nn.Module, train_cfg: dict, num_classes: int, steps_per_epoch: int,
@@ -39,6 +41,9 @@ class Classifier(pl.LightningModule):
         self.diverged_epoch: int | None = None
         self._sums: dict[str, torch.Tensor] = {}
         self._gen: torch.Generator | None = None
+        self.logged: list[dict] = []  # the rows given to the logger, kept for a resumed run's metrics.csv
+        self._resumed: dict | None = None
+        self.resumed_at_epoch: int | None = None  # epochs done when training resumed from a checkpoint
 
     def forward(self, x):
         return self.model(x)
@@ -90,9 +95,35 @@ class Classifier(pl.LightningModule):
         if not math.isfinite(loss):
             self.diverged_epoch = self.current_epoch
             self.trainer.should_stop = True
+        self._log_row({**self.history[-1], "step": self.global_step - 1})  # Lightning's step for epoch metrics
         if self.progress:
             print(epoch_line(self.progress, self.history[-1], self.trainer.max_epochs,
                              time.perf_counter() - self._epoch_started), flush=True)
+
+    def _log_row(self, row: dict):
+        """Write one epoch's row through the logger now, before a checkpoint of this epoch is saved."""
+        self.logged.append(row)
+        if self.logger is not None:
+            self.logger.log_metrics({k: v for k, v in row.items() if k != "step"}, step=row["step"])
+            self.logger.save()
+
+    def on_save_checkpoint(self, checkpoint: dict):
+        checkpoint["classifier"] = {"generator": self._gen.get_state(), "history": self.history,
+                                    "diverged_epoch": self.diverged_epoch, "logged": self.logged}
+
+    def on_load_checkpoint(self, checkpoint: dict):
+        self._resumed = checkpoint["classifier"]  # applied in on_train_start, after on_fit_start seeded _gen
+
+    def on_train_start(self):
+        state, self._resumed = self._resumed, None
+        if state is None:
+            return
+        self._gen.set_state(state["generator"])
+        self.history, self.diverged_epoch = [dict(r) for r in state["history"]], state["diverged_epoch"]
+        self.resumed_at_epoch = len(self.history)
+        self.logged = []
+        for row in state["logged"]:  # a fresh logger: the rows of the epochs before the checkpoint first
+            self._log_row(dict(row))
 
     def _record(self, **values):
         if not self.history or self.history[-1]["epoch"] != self.current_epoch:

@@ -5,6 +5,7 @@ import json
 import logging
 import math
 import shutil
+import tempfile
 import time
 import warnings
 from pathlib import Path
@@ -96,6 +97,7 @@ def _quiet_lightning():
     warnings.filterwarnings("ignore", ".*GPU available but not used.*")
     warnings.filterwarnings("ignore", ".*(LeafSpec|TreeSpec).*")
     warnings.filterwarnings("ignore", ".*`srun` command is available.*")
+    warnings.filterwarnings("ignore", ".*smaller than the logging interval.*")  # epoch rows only (metrics.csv)
 
 
 def classifier_of(model: torch.nn.Module) -> torch.nn.Module:
@@ -132,10 +134,18 @@ def load_initial_weights(model: torch.nn.Module, path: Path, freeze_backbone: bo
 
 
 def fit(cfg: dict, data: TensorDataset, device: torch.device, precision: str = "32-true",
-        init_weights: str | Path | None = None, callbacks: list | None = None, progress: str | None = None):
-    """Train the configured model on ``data``; returns (lightning module, seconds spent fitting)."""
+        init_weights: str | Path | None = None, callbacks: list | None = None, progress: str | None = None,
+        *, log_dir: str | Path | None = None, checkpoint_dir: str | Path | None = None,
+        run_key: str | None = None):
+    """Train the configured model on ``data``; returns (lightning module, seconds spent fitting).
+
+    With ``log_dir`` a CSVLogger writes ``<log_dir>/metrics.csv``. With ``checkpoint_dir`` a
+    checkpoint is saved there after every epoch and one of the same ``run_key`` is resumed
+    (:mod:`.checkpoints`; ``module.resumed_at_epoch``: epochs done before, None from scratch).
+    """
     import pytorch_lightning as pl
     from lightning_fabric.plugins.environments import LightningEnvironment
+    from pytorch_lightning.loggers import CSVLogger
 
     from .module import Classifier
 
@@ -152,32 +162,41 @@ def fit(cfg: dict, data: TensorDataset, device: torch.device, precision: str = "
     epochs = max(tc["epochs"], math.ceil(tc.get("min_steps", 0) / len(train_batches)))
     module = Classifier(model, {**tc, "epochs": epochs}, data.num_classes, len(train_batches), seed=seed,
                         progress=progress)
+    callbacks, ckpt_path = list(callbacks or []), None
+    if checkpoint_dir is not None:
+        from . import checkpoints
+
+        ckpt_path = checkpoints.resume_from(checkpoint_dir, run_key, progress)
+        callbacks += checkpoints.callbacks(checkpoint_dir, run_key, train_batches)
     trainer = pl.Trainer(
         max_epochs=epochs, accelerator="gpu" if device.type == "cuda" else "cpu",
         devices=[device.index] if device.type == "cuda" else 1,
-        precision=precision, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+        precision=precision, logger=CSVLogger(log_dir, name="", version="") if log_dir else False,
+        enable_checkpointing=checkpoint_dir is not None, enable_progress_bar=False,
         enable_model_summary=False, num_sanity_val_steps=0,
         log_every_n_steps=10**9,
         # one process, one device: never let Lightning reinterpret a SLURM allocation as a multi-node job
         plugins=[LightningEnvironment()],
-        callbacks=callbacks or [],
+        callbacks=callbacks,
     )
     t0 = time.perf_counter()
-    trainer.fit(module, train_batches, val_batches)
+    trainer.fit(module, train_batches, val_batches, ckpt_path=ckpt_path)
     return module, time.perf_counter() - t0
 
 
 def train(cfg: dict, data: TensorDataset | None = None, run_dir: str | Path | None = None, *,
           data_path: str | Path | None = None, accelerator: str = "auto", precision: str = "auto",
           init_weights: str | Path | None = None, execution: dict | None = None,
-          progress: str | None = None) -> dict:
+          progress: str | None = None, checkpoint_dir: str | Path | None = None) -> dict:
     """Train one run and evaluate it; write the run directory when ``run_dir`` is given.
 
     ``cfg`` is a resolved run configuration (see workflow/schemas/study.schema.yaml) plus
     ``seed``. ``init_weights`` is a state dict file to start from (pretraining); ``execution``
     (code hash, path, device, precision: what the run key hashes) goes into provenance; with
-    ``progress`` (a run label) one line per epoch is printed. Returns the
-    metrics dict; a run whose loss becomes NaN has status "diverged".
+    ``progress`` (a run label) one line per epoch is printed. With ``train.checkpoint`` on, each
+    epoch is checkpointed in ``checkpoint_dir`` (default ``.checkpoints/<run>`` beside ``run_dir``),
+    a checkpoint of this run found there is resumed, and it is removed once the run is written.
+    Returns the metrics dict; a run whose loss becomes NaN has status "diverged".
     """
     t_start = time.time()
     # looked up before training, so a misspelt evaluation costs no training run
@@ -186,13 +205,31 @@ def train(cfg: dict, data: TensorDataset | None = None, run_dir: str | Path | No
     precision = resolve_precision(precision, device)
     ds = data if data is not None else load_data(cfg["data"]["dataset"], data_path, device)
     ds = prepare_run_data(ds.to(device), cfg["data"], cfg["seed"])
-    module, fit_s = fit(cfg, ds, device, precision, init_weights, progress=progress)
+    from . import checkpoints  # imports Lightning, as fit does: only when training
+    ckpt_dir = checkpoints.location(cfg, run_dir, checkpoint_dir)
+    with tempfile.TemporaryDirectory(prefix="convstudies-log-", dir=ckpt_dir) as log_dir:  # a kill: no litter
+        module, fit_s = fit(cfg, ds, device, precision, init_weights, progress=progress, log_dir=log_dir,
+                            checkpoint_dir=ckpt_dir, run_key=checkpoints.run_key(cfg, execution))
+        metrics = _evaluate(module, fit_s, evaluations, ds, cfg, t_start)
+        if run_dir is not None:
+            resumed = {"resumed_at_epoch": module.resumed_at_epoch} if ckpt_dir is not None else {}
+            write_run_dir(Path(run_dir), cfg, metrics, module.model, {
+                "device": str(device), "precision": precision, "started": t_start, "finished": time.time(),
+                "execution": execution, **resumed}, csv=Path(log_dir) / "metrics.csv")
+    if ckpt_dir is not None:
+        checkpoints.remove(ckpt_dir)
+    return metrics
+
+
+def _evaluate(module, fit_s: float, evaluations: list, ds: TensorDataset, cfg: dict, t_start: float) -> dict:
+    """The run's metrics: training history, size, speed and (unless it diverged) the evaluations."""
     model = module.model
     n_params = sum(p.numel() for p in model.parameters())
     metrics = {"status": "ok", "epochs": module.history, "params": n_params, "n_train": len(ds.y_train),
                "in_shape": list(ds.in_shape), "num_classes": ds.num_classes,
                "fit_seconds": fit_s,
-               "train_images_per_s": len(ds.y_train) * len(module.history) / fit_s if fit_s > 0 else None}
+               "train_images_per_s": (len(ds.y_train) * (len(module.history) - (module.resumed_at_epoch or 0))
+                                      / fit_s if fit_s > 0 else None)}
     if module.diverged_epoch is not None:
         metrics.update(status="diverged", diverged_epoch=module.diverged_epoch, evaluations=[])
     else:
@@ -202,10 +239,6 @@ def train(cfg: dict, data: TensorDataset | None = None, run_dir: str | Path | No
         metrics["evaluations"], metrics["per_example"] = split_per_example(rows)
         metrics["final"] = {k: v for k, v in module.history[-1].items() if k != "epoch"} if module.history else {}
     metrics["wall_seconds"] = time.time() - t_start
-    if run_dir is not None:
-        write_run_dir(Path(run_dir), cfg, metrics, model, {"device": str(device), "precision": precision,
-                                                           "started": t_start, "finished": time.time(),
-                                                           "execution": execution})
     return metrics
 
 
@@ -227,8 +260,9 @@ def split_per_example(rows: list[dict]) -> tuple[list[dict], dict[str, np.ndarra
     return rows, examples
 
 
-def write_run_dir(run_dir: Path, cfg: dict, metrics: dict, model, runtime: dict) -> None:
-    """Write config, metrics, per-example values, weights and provenance into ``run_dir`` atomically.
+def write_run_dir(run_dir: Path, cfg: dict, metrics: dict, model, runtime: dict, csv: Path | None = None) -> None:
+    """Write config, metrics, per-example values, weights, provenance and the per-epoch log
+    ``csv`` (as ``metrics.csv``, when it exists) into ``run_dir`` atomically.
 
     Everything goes to a temporary sibling that is renamed into place last, so a run
     directory either is complete or does not exist, whenever the process is killed.
@@ -243,10 +277,24 @@ def write_run_dir(run_dir: Path, cfg: dict, metrics: dict, model, runtime: dict)
         np.savez_compressed(tmp / "per_example.npz", **metrics["per_example"])
     torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, tmp / "model.pt")
     (tmp / "provenance.json").write_text(json.dumps({**provenance(), "runtime": runtime}, indent=1))
+    if csv is not None and Path(csv).exists():
+        shutil.copyfile(csv, tmp / "metrics.csv")
     if run_dir.exists():
         raise FileExistsError(f"{run_dir} already exists; refusing to overwrite a finished run")
     tmp.rename(run_dir)
 
 
-def is_complete(run_dir: Path) -> bool:
-    return (Path(run_dir) / "metrics.json").exists()
+def run_damage(run_dir: str | Path) -> str | None:
+    """What makes an existing run directory unreadable, naming the file; None when every file of it
+    reads: config, metrics (with a status) and provenance parse, model.pt is a non-empty torch.save
+    archive (its zip directory opens; the weights are not loaded), the per-example values its
+    metrics rows reference load (:func:`convstudies.tables.run_damage`, what the tables step reads)."""
+    from ..tables import run_damage as damage
+
+    return damage(run_dir, deep=True)
+
+
+def is_complete(run_dir: str | Path) -> bool:
+    """A finished run: its directory exists and every file of it reads (:func:`run_damage`).
+    A half-written or damaged directory is not finished."""
+    return Path(run_dir).is_dir() and run_damage(run_dir) is None

@@ -41,7 +41,7 @@ def test_run_directory_is_complete_and_never_overwritten(run_cfg, digits_data, t
     train(run_cfg, data=digits_data, run_dir=run_dir)
     assert is_complete(run_dir)
     assert {p.name for p in run_dir.iterdir()} == {"config.json", "metrics.json", "model.pt", "provenance.json",
-                                                   "per_example.npz"}
+                                                   "per_example.npz", "metrics.csv"}
     metrics = json.loads((run_dir / "metrics.json").read_text())
     acc = next(r for r in metrics["evaluations"] if r["metric"] == "accuracy")
     with np.load(run_dir / "per_example.npz") as npz:  # one value per test example, the row keeps its key

@@ -3,7 +3,9 @@ rule report_markdown:
         claims=expand(f"{RES}/claims/{{study}}.json", study=list(PLAN)),
         figures=[f"{RES}/figures/{s}" for s in PLAN if figures(s)],
     output:
-        f"{RES}/REPORT.md",
+        md=f"{RES}/REPORT.md",
+        # the verdict table of the HTML report's front page (workflow/report/workflow.rst includes it)
+        front=f"{RES}/REPORT.verdicts.rst",
     params:
         scale=config["scale"],
     log:
@@ -12,4 +14,4 @@ rule report_markdown:
         ENV
     shell:
         "python -m convstudies report --claims {input.claims:q} --scale {params.scale}"
-        " --out {output:q} > {log:q} 2>&1"
+        " --out {output.md:q} > {log:q} 2>&1"
