@@ -71,7 +71,7 @@ def seed_interval(values, level: float = 0.95) -> tuple[float, float, float]:
 
     For quantities that involve no test set (training loss, kernel statistics): each seed's
     value is one independent draw. Non-finite values (diverged runs) are dropped. Mirrors
-    ``convstudies.stats.t_interval`` without importing it (that module needs pandas).
+    the summaries' t-intervals (``convstudies.stats`` uses this one).
     """
     v = np.asarray(values, dtype=float).ravel()
     v = v[np.isfinite(v)]

@@ -4,22 +4,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .intervals import seed_interval as t_interval  # the t-interval over seeds, one definition
+
 RUN_COLUMNS = ("run", "seed", "value", "status", "examples")
-
-
-def t_interval(values: np.ndarray, level: float = 0.95) -> tuple[float, float, float]:
-    """Mean and two-sided t confidence interval (NaN bounds for a single value)."""
-    from scipy import stats
-
-    v = np.asarray(values, dtype=float)
-    v = v[np.isfinite(v)]
-    if len(v) == 0:
-        return np.nan, np.nan, np.nan
-    m = float(v.mean())
-    if len(v) < 2:
-        return m, np.nan, np.nan
-    half = float(stats.t.ppf(0.5 + level / 2, len(v) - 1) * v.std(ddof=1) / np.sqrt(len(v)))
-    return m, m - half, m + half
 
 
 def summarize(table: pd.DataFrame) -> pd.DataFrame:

@@ -27,8 +27,9 @@ LAYERS = [
     ["convstudies.studies"],
     ["convstudies.evaluations"],
     ["convstudies.models", "convstudies.datasets"],
-    ["convstudies.config", "convstudies.tables", "convstudies.stats", "convstudies.intervals", "convstudies.verdicts",
-     "convstudies.plots", "convstudies.shifts"],
+    ["convstudies.config", "convstudies.tables", "convstudies.stats", "convstudies.verdicts", "convstudies.plots",
+     "convstudies.shifts"],
+    ["convstudies.intervals"],
     ["convstudies.registry"],
 ]
 TORCH = ("torch", "torchvision", "pytorch_lightning", "lightning", "lightning_fabric", "timm", "torchmetrics")
