@@ -38,15 +38,14 @@ def module_file(name: str) -> Path | None:
     return Path(spec.origin) if spec and spec.origin and spec.origin.endswith(".py") else None
 
 
-@lru_cache(maxsize=None)
-def module_imports(name: str) -> frozenset[str]:
-    """Project modules a module imports anywhere in its body (relative imports resolved)."""
-    path = module_file(name)
-    if path is None:
-        return frozenset()
+def import_names(path: Path, name: str, top_level_only: bool = False) -> set[str]:
+    """What module ``name`` (source ``path``) imports, as absolute names, relative imports resolved;
+    ``from m import x`` gives ``m`` and ``m.x`` (x may be a submodule). Anywhere in the body, or
+    only at its top level."""
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    tree = ast.parse(path.read_text())
     found = set()
-    for node in ast.walk(ast.parse(path.read_text())):
+    for node in (tree.body if top_level_only else ast.walk(tree)):
         if isinstance(node, ast.Import):
             found |= {a.name for a in node.names}
         elif isinstance(node, ast.ImportFrom):
@@ -57,7 +56,17 @@ def module_imports(name: str) -> frozenset[str]:
                 mod = node.module or ""
             found.add(mod)
             found |= {f"{mod}.{a.name}" for a in node.names}
-    return frozenset(m for m in found if m.startswith("convstudies") and module_file(m) is not None)
+    return found
+
+
+@lru_cache(maxsize=None)
+def module_imports(name: str) -> frozenset[str]:
+    """Project modules a module imports anywhere in its body."""
+    path = module_file(name)
+    if path is None:
+        return frozenset()
+    return frozenset(m for m in import_names(path, name)
+                     if m.startswith("convstudies") and module_file(m) is not None)
 
 
 def closure(names) -> set[str]:

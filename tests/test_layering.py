@@ -5,11 +5,12 @@ The package spans three directories (``convstudies/``, ``models/`` imported as
 that walk one directory do not see, so the modules are read here with ``ast``. Every import
 counts, also one inside a function (a lazy import is still a dependency).
 """
-import ast
 import re
 from pathlib import Path
 
 import pytest
+
+from convstudies.codekey import import_names
 
 from conftest import REPO
 
@@ -53,24 +54,8 @@ MODULES = modules()
 
 
 def imports(name: str, top_level_only: bool = False) -> set[str]:
-    """Absolute names of what a module imports (relative imports resolved)."""
-    path = MODULES[name]
-    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
-    tree = ast.parse(path.read_text())
-    nodes = tree.body if top_level_only else ast.walk(tree)
-    out = set()
-    for node in nodes:
-        if isinstance(node, ast.Import):
-            out |= {a.name for a in node.names}
-        elif isinstance(node, ast.ImportFrom):
-            if node.level:
-                base = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
-                mod = f"{base}.{node.module}" if node.module else base
-            else:
-                mod = node.module
-            out.add(mod)
-            out |= {f"{mod}.{a.name}" for a in node.names if f"{mod}.{a.name}" in MODULES}
-    return out
+    """Absolute names of what a module imports (relative imports resolved; ``m.x`` for ``from m import x``)."""
+    return import_names(MODULES[name], name, top_level_only)
 
 
 def layer_of(name: str) -> int | None:

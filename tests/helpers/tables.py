@@ -54,3 +54,12 @@ def synthetic_table(points: dict[str, dict], values: Callable[[str, dict, int], 
 def examples_of(table: pd.DataFrame) -> dict[str, np.ndarray]:
     """The per-example values of a synthetic table (key -> array)."""
     return table.attrs.get("examples", {})
+
+
+def with_examples(fn, table: pd.DataFrame) -> pd.DataFrame:
+    """``fn(table)`` (a study's ``derive``) with the synthetic table's per-example arrays carried
+    over to the result (pandas keeps ``attrs`` only where every concatenated frame has them)."""
+    ex = table.attrs.pop("examples", {})
+    out = fn(table)
+    out.attrs["examples"] = ex
+    return out

@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from helpers.tables import examples_of, synthetic_table
+from helpers.tables import examples_of, synthetic_table, with_examples
 
 from convstudies import stats
 from convstudies.models import create_model
@@ -155,15 +155,6 @@ def make_table(plain_deep_loss=2.0, res_deep_loss=0.02, res_deep_acc=0.95, plain
         return rows
 
     return with_examples(analysis.derive, synthetic_table(points, values, seeds=seeds, noise=noise, study="residual"))
-
-
-def with_examples(fn, table):
-    """``fn(table)`` with the synthetic table's per-example arrays carried over (pandas' concat
-    compares ``attrs``, which fails on arrays, so they are set aside meanwhile)."""
-    ex = table.attrs.pop("examples", {})
-    out = fn(table)
-    out.attrs["examples"] = ex
-    return out
 
 
 THRESHOLDS = {"plain_degradation_min": 0.1, "residual_degradation_max": 0.05, "residual_gain_min": 0.05,

@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from helpers.tables import examples_of, synthetic_table
+from helpers.tables import examples_of, synthetic_table, with_examples
 
 from convstudies import stats
 from convstudies.models import create_model
@@ -104,15 +104,6 @@ def correctness(p, n, rng):
     v = np.zeros(n)
     v[rng.choice(n, round(float(np.clip(p, 0, 1)) * n), replace=False)] = 1.0
     return v
-
-
-def with_examples(fn, table):
-    """``fn(table)`` with the synthetic table's per-example arrays carried over (pandas' concat
-    compares ``attrs``, which fails on arrays, so they are set aside meanwhile)."""
-    ex = table.attrs.pop("examples", {})
-    out = fn(table)
-    out.attrs["examples"] = ex
-    return out
 
 
 def make_table(gain_few=0.15, loss_full=-0.01, noise=0.01, seeds=(0, 1, 2), gain_one=0.2, lpc_of=None):
