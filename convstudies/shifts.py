@@ -1,9 +1,11 @@
-"""Translations as pure batch functions on tensors (any device, no per-sample Python).
+"""Translations and distortions as pure batch functions on tensors (any device, no per-sample Python).
 
 Shapes: images (N, C, H, W) or sequences (N, C, L). A shift moves the content by an integer
 number of pixels with zero fill; content pushed past the border is lost, as on a canvas.
 """
 from __future__ import annotations
+
+import math
 
 import torch
 import torch.nn.functional as F
@@ -73,3 +75,21 @@ DIRECTIONS = {
     "right": (0, 1), "left": (0, -1), "down": (1, 0), "up": (-1, 0),
     "down_right": (1, 1), "up_left": (-1, -1), "down_left": (1, -1), "up_right": (-1, 1),
 }
+
+
+def random_affine(x: torch.Tensor, translate: float, degrees: float, scale: float,
+                  generator: torch.Generator | None = None) -> torch.Tensor:
+    """Augmentation: small random affine distortions of each image (LeCun et al. 1998, section
+    V-B), as a pure batch function: a shift of up to ``translate`` pixels per axis, a rotation of
+    up to ``degrees`` and a scaling by a factor in [1 - scale, 1 + scale], each uniform and drawn
+    per image; bilinear resampling, zeros outside the image."""
+    n, _, h, w = x.shape
+    u = torch.rand(n, 4, generator=generator, device=x.device, dtype=torch.float32) * 2 - 1
+    angle = u[:, 0] * math.radians(degrees)
+    factor = 1 + u[:, 1] * scale
+    cos, sin = torch.cos(angle) / factor, torch.sin(angle) / factor
+    # affine_grid maps output to input coordinates in [-1, 1]: a shift of t pixels is 2t / size
+    theta = torch.stack([torch.stack([cos, -sin, u[:, 2] * translate * 2 / w], 1),
+                         torch.stack([sin, cos, u[:, 3] * translate * 2 / h], 1)], 1)
+    grid = F.affine_grid(theta.to(x.dtype), list(x.shape), align_corners=False)
+    return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)

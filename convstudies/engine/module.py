@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torchmetrics.classification import MulticlassAccuracy
 
-from ..shifts import random_flip, random_translate
+from ..shifts import random_affine, random_flip, random_translate
 
 
 def epoch_line(label: str, row: dict, epochs: int, seconds: float) -> str:
@@ -67,6 +67,9 @@ class Classifier(pl.LightningModule):
             x = random_translate(x, self.cfg["augment_shift"], self._gen)
         if self.cfg.get("augment_flip", False):
             x = random_flip(x, self._gen)
+        affine = self.cfg.get("augment_affine")
+        if affine:
+            x = random_affine(x, affine["translate"], affine["degrees"], affine["scale"], self._gen)
         logits = self.model(x)
         loss = F.cross_entropy(logits, y)
         self._accumulate("train_loss", loss, len(y))
@@ -140,8 +143,36 @@ class Classifier(pl.LightningModule):
             opt = torch.optim.Adam(params, lr=c["lr"], weight_decay=c["weight_decay"])
         else:
             opt = torch.optim.AdamW(params, lr=c["lr"], weight_decay=c["weight_decay"])
-        if c["schedule"] == "constant":
-            return opt
         total = max(1, c["epochs"] * self.steps_per_epoch)
-        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=total)
+        warmup = c.get("warmup_steps", 0) > 0
+        if c["schedule"] == "constant" and not warmup:
+            return opt
+        if c["schedule"] == "cosine" and not warmup:
+            sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=total)
+        elif c["schedule"] == "onecycle":
+            if warmup:
+                raise ValueError("train.warmup_steps does not combine with schedule onecycle (it warms up "
+                                 "itself): set warmup_steps to 0 or choose another schedule")
+            sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=c["lr"], total_steps=total)
+        else:
+            sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_factor(c, total))
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+
+
+def lr_factor(c: dict, total: int):
+    """The learning rate of step ``t`` as a factor of ``lr``: the schedule (constant, cosine over all
+    steps, or divided by 10 at each of ``milestones``) after ``warmup_steps`` steps at ``warmup_lr``
+    (He et al. 2016's warm-up for very deep nets)."""
+    warmup_steps, warmup = c.get("warmup_steps", 0), c.get("warmup_lr", c["lr"]) / c["lr"]
+    milestones = sorted(c.get("milestones", []))
+
+    def factor(t: int) -> float:
+        if t < warmup_steps:
+            return warmup
+        if c["schedule"] == "cosine":
+            return 0.5 * (1 + math.cos(math.pi * min(t, total) / total))
+        if c["schedule"] == "multistep":
+            return 0.1 ** sum(t >= m for m in milestones)
+        return 1.0
+
+    return factor
