@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from .anchors import anchor_table
 from .config import load_study
 from .steps import study_analysis
 
@@ -14,26 +15,6 @@ from .steps import study_analysis
 def _fmt_evidence(ev: dict) -> str:
     return (f"| {ev['name']} | {ev['estimate']:.3f} [{ev['ci_low']:.3f}, {ev['ci_high']:.3f}] | "
             f"{ev['direction']} {ev['threshold']:g} | {ev['outcome']} |")
-
-
-def anchor_table(spec: dict, summary: pd.DataFrame, scale: str) -> pd.DataFrame:
-    """Our number beside the paper's for each anchor of a study (percent; difference = ours - paper)."""
-    rows = []
-    for a in spec.get("anchors", []):
-        point = a["point"].get(scale) if isinstance(a["point"], dict) else a["point"]
-        if point is None:  # no comparable point at this scale (e.g. MR is full scale only)
-            continue
-        hit = summary[(summary["point"] == point) & (summary["condition"] == a.get("condition", "test"))
-                      & (summary["metric"] == a["metric"])]
-        ours = lo = hi = float("nan")
-        if len(hit) == 1:
-            m, l_, h_ = (float(hit.iloc[0][c]) for c in ("mean", "ci_low", "ci_high"))
-            if a.get("as", "accuracy") == "error":
-                m, l_, h_ = 1 - m, 1 - h_, 1 - l_
-            ours, lo, hi = 100 * m, 100 * l_, 100 * h_
-        rows.append({"": a["name"], f"ours ({scale}) %": ours, "95 % CI": f"[{lo:.2f}, {hi:.2f}]",
-                     "paper %": a["paper"], "difference": ours - a["paper"], "source": a["source"]})
-    return pd.DataFrame(rows)
 
 
 def training_line(runs_dir: Path) -> str:
@@ -168,11 +149,11 @@ def report(claims: list[Path], out: Path, scale: str) -> None:
         if c.get("note"):
             lines += [c["note"], ""]
         lines += [key.to_markdown(index=False, floatfmt=".3f"), ""]
-        anchors = anchor_table(spec, summary, scale)
+        anchors = anchor_table(c.get("anchors", []))
         if not anchors.empty:
-            note = "" if scale == "full" else (f" At the {scale} scale these are not like-for-like: the papers "
-                                                "trained on the full datasets; run `--configfile config/full.yaml`.")
-            lines += ["Published numbers beside ours." + note, "",
+            lines += ["Published numbers beside ours (percent; 95 % interval over seeds and test examples). "
+                      "`comparable` is derived from the runs' resolved configuration against what each paper's "
+                      "protocol requires; the full-scale protocols are in `config/full.yaml`.", "",
                       anchors.to_markdown(index=False, floatfmt=".2f"), ""]
         for fig, caption in spec.get("figures", {}).items():
             lines += [f"![{fig}](figures/{sid}/{fig}.png)", "", f"*{' '.join(caption.split())}*", ""]

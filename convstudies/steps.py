@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from .anchors import anchors
 from .config import load_study, study_file
 from .registration import audit
 from .stats import summarize
@@ -86,7 +87,8 @@ def verdict(study: str, table: Path, summary: Path, out: Path, examples: Path | 
     run_table = pd.read_csv(runs) if runs is not None and Path(runs).exists() else pd.DataFrame(
         columns=["git", "dirty"])
     seeds = spec["scales"][scale]["seeds"]
-    used = sorted(int(s) for s in pd.read_csv(table)["seed"].unique())
+    table_df, summary_df = read(table, summary)
+    used = sorted(int(s) for s in table_df["seed"].unique())
     claim = {"study": study, "claim": " ".join(spec["claim"].split()), "verdict": result["verdict"],
              "evidence": result["evidence"], "invariants": result.get("invariants", []),
              "counts": {"evidence": len(result["evidence"]), "invariants": len(result.get("invariants", []))},
@@ -96,6 +98,7 @@ def verdict(study: str, table: Path, summary: Path, out: Path, examples: Path | 
              "scale": scale,
              **audit(spec, study_dir, run_table, phase, seeds_overridden),
              "history": spec.get("history", []),
+             "anchors": anchors(spec, table_df, summary_df, ex, scale, phase),
              **({"note": result["note"]} if result.get("note") else {})}
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(claim, indent=1))

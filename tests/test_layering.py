@@ -23,7 +23,7 @@ LAYERS = [
     ["convstudies.cli"],
     ["convstudies.engine", "convstudies.report"],
     ["convstudies.steps"],
-    ["convstudies.plan", "convstudies.registration"],
+    ["convstudies.plan", "convstudies.registration", "convstudies.anchors"],
     ["convstudies.contract", "convstudies.codekey"],
     ["convstudies.studies"],
     ["convstudies.evaluations"],
@@ -128,7 +128,7 @@ def loaded_with(name: str) -> set[str]:
 
 
 LIGHT = ["convstudies.registry", "convstudies.config", "convstudies.plan", "convstudies.contract",
-         "convstudies.codekey", "convstudies.registration", "convstudies.intervals", "convstudies.tables",
+         "convstudies.codekey", "convstudies.registration", "convstudies.anchors", "convstudies.intervals", "convstudies.tables",
          "convstudies.steps", "convstudies.report", "convstudies.cli", "convstudies.models", "convstudies.datasets",
          "convstudies.evaluations", "convstudies.datasets.sources"]
 

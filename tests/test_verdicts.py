@@ -43,16 +43,3 @@ def test_summary_excludes_diverged_runs_and_counts_them():
     s = summarize(pd.DataFrame(rows))
     acc = s[s.metric == "accuracy"].iloc[0]
     assert acc["n"] == 2 and acc["mean"] == pytest.approx(0.85) and acc["n_diverged"] == 1
-
-
-def test_anchor_table_puts_our_error_beside_the_papers():
-    from convstudies.report import anchor_table
-
-    summary = pd.DataFrame([{"point": "lenet", "condition": "test", "metric": "accuracy", "mean": 0.99,
-                             "ci_low": 0.985, "ci_high": 0.995}])
-    spec = {"anchors": [{"name": "LeNet-5 error", "paper": 0.95, "source": "LeCun 1998", "point": "lenet",
-                         "metric": "accuracy", "as": "error"}]}
-    row = anchor_table(spec, summary, "full").iloc[0]
-    assert row["ours (full) %"] == pytest.approx(1.0)
-    assert row["difference"] == pytest.approx(0.05)
-    assert row["95 % CI"] == "[0.50, 1.50]"
