@@ -67,7 +67,7 @@ def _ours(anchor: dict, point: str, table: pd.DataFrame, summary: pd.DataFrame,
 def anchors(spec: dict, table: pd.DataFrame, summary: pd.DataFrame, examples: dict, scale: str,
             phase: str) -> list[dict]:
     """The claims JSON's ``anchors``: every anchor with a point at this scale, ours in percent."""
-    points = expand_points(spec, scale, f"study {spec['study']}")
+    points = expand_points(spec, scale, f"study {spec['study']}", phase=phase)
     out = []
     for a in spec.get("anchors", []):
         point = anchor_point(a, scale)

@@ -1,8 +1,10 @@
 """The ``convstudies`` command (also ``python -m convstudies``).
 
     convstudies list studies|models|datasets|evaluations
-    convstudies check [--scale S] [--studies ID ...]     plan and check the study contract, no training
+    convstudies check [--scale S] [--studies ID ...] [--configfile F ...]
+                                                         plan and check the study contract, no training
     convstudies run ID [ID ...] [--scale S] [--cores N]  one or more studies through the workflow
+    convstudies train ID [--entries E ...] [--scale S]  one study's runs here, with a progress bar in a terminal
     convstudies register ID [ID ...]                     pre-register studies (commit before confirmation runs)
     convstudies evaluate RUN_DIR (--idx-dir DIR | --dataset NAME) [--split S]
 
@@ -44,13 +46,40 @@ def cmd_list(a) -> int:
     return 0
 
 
+def configfiles(args: list[str]) -> list[str]:
+    """The files given to Snakemake with --configfile/--configfiles (each option takes one or more)."""
+    files, taking = [], False
+    for arg in args:
+        if arg in ("--configfile", "--configfiles"):
+            taking = True
+        elif arg.startswith(("--configfile=", "--configfiles=")):
+            files.append(arg.split("=", 1)[1])
+            taking = False
+        elif taking and not arg.startswith("-"):
+            files.append(arg)
+        else:
+            taking = False
+    return files
+
+
 def cmd_check(a) -> int:
-    from .config import ConfigError, validate_config
+    from .config import ConfigError, read_config_file, validate_config
     from .plan import plan
 
     try:
-        config = validate_config({"scale": a.scale, "studies": a.studies or "all"})
+        config = read_config_file(REPO / "config" / "config.yaml")
+        for f in a.configfile:
+            config.update(read_config_file(f))
+        config.update({k: v for k, v in {"scale": a.scale, "studies": a.studies}.items() if v})
+        config = validate_config(config)
         planned = plan(config)
+        from .datasets.sources import unavailable
+
+        missing = unavailable({p["config"]["data"]["dataset"] for s in planned.values() for p in s["points"].values()},
+                              config["data_root"])
+        if missing:
+            raise ConfigError("full-scale data are missing and cannot be downloaded (offline):\n  "
+                              + "\n  ".join(missing))
     except ConfigError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -60,10 +89,62 @@ def cmd_check(a) -> int:
 
 
 def cmd_run(a) -> int:
+    from .config import ConfigError, read_config_file
+
+    try:  # Snakemake's message for a broken config file names neither the file nor the line
+        for f in configfiles(a.snakemake_args):
+            read_config_file(Path(a.directory or ".") / f)
+    except ConfigError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--cores", str(a.cores),
            "--config", f"studies=[{','.join(a.studies)}]", f"scale={a.scale}", *a.snakemake_args]
     print(" ".join(cmd), flush=True)
     return subprocess.call(cmd, cwd=a.directory)
+
+
+def cmd_train(a) -> int:
+    """Train one study's runs here, with Lightning's progress bar in a terminal; the workflow keeps them."""
+    from .config import ConfigError, load_study, source_entries, expand_points
+
+    try:
+        study = load_study(a.study)
+        points = expand_points(study, a.scale, a.study, phase=a.phase)
+    except ConfigError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    entries = list(dict.fromkeys(p["entry"] for p in points.values()))
+    unknown = sorted(set(a.entries or []) - set(entries))
+    if unknown:
+        print(f"error: study {a.study} has no grid entry {', '.join(unknown)}; entries: {', '.join(entries)}",
+              file=sys.stderr)
+        return 2
+    wanted, order = set(a.entries or entries), []
+
+    def visit(entry):  # pretraining entries first
+        for src in source_entries(points, entry):
+            visit(src)
+        if entry not in order:
+            order.append(entry)
+
+    for e in entries:
+        if e in wanted:
+            visit(e)
+    from .engine.jobs import run_job
+
+    runs_dir = a.results_dir / "runs" / a.study
+    for entry in order:
+        job = argparse.Namespace(
+            study=a.study, entry=entry, scale=a.scale, phase=a.phase, seeds=a.seeds, runs_dir=runs_dir,
+            summary=runs_dir / f"{entry}.json", data=None, threads=a.threads, accelerator=a.accelerator,
+            precision=a.precision, fail_run=[], jobs_per_gpu=1, gpu_locks=None, checkpoints=a.checkpoints,
+            progress_bar=sys.stdout.isatty() if a.progress_bar is None else a.progress_bar)
+        rc = run_job(job)
+        if rc:
+            return rc
+    print(f"trained {a.study} ({', '.join(order)}) into {runs_dir}; `snakemake` keeps these runs and adds the "
+          "tables, figures, verdict and report")
+    return 0
 
 
 def cmd_evaluate(a) -> int:
@@ -171,7 +252,10 @@ def parser() -> argparse.ArgumentParser:
     s.set_defaults(fn=cmd_list)
 
     s = sub.add_parser("check", help="plan the studies and check their contract (no training)")
-    s.add_argument("--scale", default="embedded")
+    s.add_argument("--scale", default=None, help="tiny, embedded or full (default: the config's)")
+    s.add_argument("--configfile", nargs="+", default=[], metavar="FILE",
+                   help="config files over config/config.yaml, as snakemake --configfile (a broken one is "
+                        "named with its line)")
     s.add_argument("--studies", nargs="*", default=None, help="study ids (default: all)")
     s.set_defaults(fn=cmd_check)
 
@@ -182,6 +266,24 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--cores", type=int, default=2)
     s.add_argument("--directory", type=Path, default=None, help="working directory (results/ goes there)")
     s.set_defaults(fn=cmd_run, snakemake_args=[])  # what follows `--` goes to snakemake (see main)
+
+    s = sub.add_parser("train", help="train one study's runs in this process, with Lightning's progress bar in a "
+                       "terminal (the workflow keeps the runs)")
+    s.add_argument("study", metavar="ID")
+    s.add_argument("--entries", nargs="+", default=None, metavar="ENTRY", help="grid entries (default: all)")
+    s.add_argument("--scale", default="embedded", help="tiny, embedded (default) or full")
+    s.add_argument("--phase", default="confirmation", choices=["confirmation", "development"])
+    s.add_argument("--seeds", type=int, nargs="+", default=None, help="override the study's seeds")
+    s.add_argument("--results-dir", type=Path, default=Path("results"))
+    s.add_argument("--threads", type=int, default=2)
+    s.add_argument("--accelerator", default="auto")
+    s.add_argument("--precision", default="auto")
+    s.add_argument("--checkpoints", choices=["on", "off", "study"], default="study")
+    bar = s.add_mutually_exclusive_group()
+    bar.add_argument("--progress-bar", dest="progress_bar", action="store_true", default=None,
+                     help="Lightning's progress bar (default: when the output is a terminal)")
+    bar.add_argument("--no-progress-bar", dest="progress_bar", action="store_false")
+    s.set_defaults(fn=cmd_train)
 
     s = sub.add_parser("register", help="pre-register studies: write studies/<id>/registration.yaml (then commit "
                        "it, before any run on the confirmation seeds)")
@@ -208,7 +310,11 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--entry", required=True)
     s.add_argument("--scale", default="embedded")
     s.add_argument("--seeds", type=int, nargs="*", default=None)
+    s.add_argument("--phase", default="confirmation", choices=["confirmation", "development"],
+                   help="which phase's overrides of the scale the runs use (the config's phase)")
     s.add_argument("--runs-dir", type=Path, required=True, help="results/runs/<study>")
+    s.add_argument("--checkpoints", choices=["on", "off", "study"], default="study",
+                   help="per-epoch checkpoints for every run, none, or as each run's train.checkpoint")
     s.add_argument("--summary", type=Path, required=True, help="job summary JSON, written last")
     s.add_argument("--data", type=Path, default=None, help="directory of the prepared datasets")
     s.add_argument("--accelerator", default="auto")

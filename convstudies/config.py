@@ -66,6 +66,7 @@ def refuse_bad_config(config: dict) -> None:
     """Stop the workflow with one readable message when the config is invalid (no traceback)."""
     import sys
 
+    coerce_command_line(config)  # in place: Snakemake's own validation follows
     try:
         validate_config(copy.deepcopy(config))
     except ConfigError as e:
@@ -73,13 +74,54 @@ def refuse_bad_config(config: dict) -> None:
         raise SystemExit(2) from None
 
 
-def validate_config(config: dict, studies_dir: Path = STUDIES_DIR) -> dict:
-    """Validate the workflow config, fill defaults, and check the study ids exist."""
-    config_schema = schema("config")
+def _types(spec: dict) -> list:
+    t = spec.get("type", [])
+    return t if isinstance(t, list) else [t]
+
+
+def coerce_command_line(config: dict) -> dict:
+    """Values as ``snakemake --config`` delivers them (strings) turned into what they mean, in place."""
     if isinstance(config.get("studies"), str) and config["studies"] != "all":
         config["studies"] = [config["studies"]]  # --config studies=lenet5: one study
     if isinstance(config.get("seeds"), list):  # --config seeds='[3,4,5]' arrives as strings
         config["seeds"] = [int(s) if isinstance(s, str) and s.strip().isdigit() else s for s in config["seeds"]]
+    words = {"true": True, "false": False, "null": None}
+    for key, spec in schema("config")["properties"].items():  # --config checkpoints=true arrives as a string
+        if "boolean" in _types(spec) and isinstance(config.get(key), str) and config[key].lower() in words:
+            config[key] = words[config[key].lower()]
+    return config
+
+
+def read_config_file(path) -> dict:
+    """A workflow config file (YAML or JSON) as a dict; a broken one is a ConfigError naming the
+    file, the line and column, and what is wrong there (Snakemake's own message names neither)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file {path} does not exist")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f", line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = " ".join(str(getattr(e, "problem", None) or e).split())
+        raise ConfigError(f"config file {path}{where}: not valid YAML ({problem})") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {path}: must be a mapping of keys (scale: ..., studies: ...), "
+                          f"not a {type(data).__name__}")
+    return data
+
+
+def checkpoint_mode(config: dict) -> str:
+    """The training jobs' ``--checkpoints``: "on" or "off" for every run, or "study" (each run's
+    train.checkpoint); the config's null means on at the full scale."""
+    wanted = config["checkpoints"] if config["checkpoints"] is not None else (config["scale"] == "full" or None)
+    return {True: "on", False: "off"}.get(wanted, "study")
+
+
+def validate_config(config: dict, studies_dir: Path = STUDIES_DIR) -> dict:
+    """Validate the workflow config, fill defaults, and check the study ids exist."""
+    config_schema = schema("config")
+    coerce_command_line(config)
     validate(config, config_schema, "config")
     for key, spec in config_schema["properties"].items():
         config.setdefault(key, copy.deepcopy(spec.get("default")))
@@ -147,15 +189,24 @@ def run_defaults() -> dict:
     return out
 
 
-def expand_points(study: dict, scale: str, source: str = "study") -> dict[str, dict]:
-    """Grid point id -> {config, labels, entry} for one scale, each config fully resolved and validated."""
+def expand_points(study: dict, scale: str, source: str = "study", phase: str = "confirmation") -> dict[str, dict]:
+    """Grid point id -> {config, labels, entry} for one scale and phase, each config fully resolved and validated.
+
+    The scale's ``phase`` overrides for ``phase`` apply after the scale's own (e.g. confirmation runs
+    train on the training and validation splits together, development runs hold validation out).
+    """
     if scale not in study["scales"]:
         raise ConfigError(f"{source}: scale {scale!r} is not defined; defined: {', '.join(study['scales'])}")
-    scale_over = {k: v for k, v in study["scales"][scale].items() if k != "seeds"}
+    if phase not in ("development", "confirmation"):
+        raise ConfigError(f"{source}: phase {phase!r} is not one of development, confirmation")
+    scale_over = {k: v for k, v in study["scales"][scale].items() if k not in ("seeds", "phase")}
+    scale_over = deep_merge(scale_over, study["scales"][scale].get("phase", {}).get(phase, {}))
     base = deep_merge(run_defaults(), study["defaults"])
     run_schema = schema("study")["$defs"]["run"]
     points: dict[str, dict] = {}
     for gi, entry in enumerate(study["grid"]):
+        if "scales" in entry and scale not in entry["scales"]:  # an entry of other scales only
+            continue
         vary = {k: (v.get(scale) if isinstance(v, dict) else v) for k, v in entry.get("vary", {}).items()}
         vary = {k: v for k, v in vary.items() if v is not None}
         combos = [dict(zip(vary, vals)) for vals in itertools.product(*vary.values())] if vary else [{}]

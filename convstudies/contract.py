@@ -28,6 +28,9 @@ def _tree(path: Path) -> ast.Module:
     return ast.parse(path.read_text(), filename=str(path))
 
 
+GENERIC_FIGURES = Path(__file__).with_name("figures_generic.py")  # figures any study can list
+
+
 def top_level_functions(path: Path) -> set[str]:
     return {n.name for n in _tree(path).body if isinstance(n, ast.FunctionDef)}
 
@@ -64,10 +67,12 @@ def check_study_code(study: dict, study_dir: Path) -> None:
                           f"verdict in {analysis.name}; remove them or use them")
     figures = study.get("figures", {})
     defined = top_level_functions(study_dir / "figures.py") if figures else set()
+    generic = top_level_functions(GENERIC_FIGURES) if figures else set()
     for name in figures:
-        if name not in defined:
+        if name not in defined | generic:
             raise ConfigError(f"{src}: figures.{name}: {study_dir / 'figures.py'} has no function {name}(table, "
-                              f"summary); functions: {', '.join(sorted(f for f in defined if not f.startswith('_')))}")
+                              f"summary); functions: {', '.join(sorted(f for f in defined if not f.startswith('_')))}; "
+                              f"figures any study can list: {', '.join(sorted(generic))}")
 
 
 def _unknown(source: str, pid: str, key: str, err: UnknownName) -> ConfigError:

@@ -18,7 +18,7 @@ def plan(config: dict, studies_dir: Path = STUDIES_DIR, check_contract: bool = T
     for sid in config["studies"]:
         study = load_study(sid, studies_dir)
         src = str(study_file(sid, studies_dir))
-        points = expand_points(study, config["scale"], src)
+        points = expand_points(study, config["scale"], src, config.get("phase", "confirmation"))
         check_init_from(points, src)
         if check_contract:
             check_study_code(study, Path(studies_dir) / sid)

@@ -69,7 +69,9 @@ def figures(study: str, table: Path, summary: Path, outs: dict[str, Path]) -> No
     module = importlib.import_module(f"convstudies.studies.{study}.figures")
     data = read(table, summary)
     for name, out in outs.items():
-        fig = getattr(module, name)(*data)
+        # a study's own figure, else one of the figures any study can list (convstudies.figures_generic)
+        draw = getattr(module, name, None) or getattr(importlib.import_module("convstudies.figures_generic"), name)
+        fig = draw(*data)
         Path(out).parent.mkdir(parents=True, exist_ok=True)
         fig.savefig(out, dpi=130, bbox_inches="tight")
         plt.close(fig)

@@ -26,31 +26,49 @@ def _layers(dim: int):
 class BlurMaxPool2d(nn.Module):
     """Anti-aliased max pooling (Zhang 2019): dense max, then blur and subsample (timm's BlurPool2d)."""
 
-    def __init__(self, channels: int, size: int):
+    def __init__(self, channels: int, size: int, stride: int | None = None, padding: int = 0):
         super().__init__()
         from timm.layers import BlurPool2d  # timm costs seconds to import; only pay when used
 
-        self.max = nn.MaxPool2d(size, stride=1)
-        self.blur = BlurPool2d(channels, filt_size=3, stride=size)
+        self.max = nn.MaxPool2d(size, stride=1, padding=padding)
+        self.blur = BlurPool2d(channels, filt_size=3, stride=size if stride is None else stride)
 
     def forward(self, x):
         return self.blur(self.max(x))
 
 
-def make_pool(kind: str, size: int, channels: int, dim: int) -> nn.Module:
+def pool_padding_of(size: int, padding: int | str = 0) -> int:
+    """Padding of a pooling layer: an int, or ``same`` = (size - 1) // 2, which gives every window the
+    same output size ceil(n / stride) at stride 2 (e.g. 32 -> 16 for windows 1 to 4)."""
+    if padding == "same":
+        return (size - 1) // 2
+    if not isinstance(padding, int) or padding < 0 or padding > size // 2:
+        raise ValueError(f"pool padding must be 'same' or an int in [0, {size // 2}] (at most half the window "
+                         f"{size}); got {padding!r}")
+    return padding
+
+
+def make_pool(kind: str, size: int, channels: int, dim: int, stride: int | None = None,
+              padding: int | str = 0) -> nn.Module:
+    """The downsampling layer after a block: window ``size``, ``stride`` (default: the window, i.e.
+    non-overlapping windows), ``padding`` (int or ``same``)."""
     conv, maxpool, avgpool, _ = _layers(dim)
+    stride = size if stride is None else stride
+    if stride < 1 or size < 1:
+        raise ValueError(f"pool window and stride must be >= 1; got {size}, {stride}")
+    padding = pool_padding_of(size, padding)
     if kind == "none":
         return nn.Identity()
     if kind == "max":
-        return maxpool(size)
+        return maxpool(size, stride=stride, padding=padding)
     if kind == "avg":
-        return avgpool(size)
+        return avgpool(size, stride=stride, padding=padding)
     if kind == "conv":
-        return conv(channels, channels, size, stride=size)
+        return conv(channels, channels, size, stride=stride, padding=padding)
     if kind == "blurmax":
         if dim != 2:
             raise ValueError("pool 'blurmax' is only implemented for 2D inputs")
-        return BlurMaxPool2d(channels, size)
+        return BlurMaxPool2d(channels, size, stride, padding)
     raise ValueError(f"unknown pool {kind!r}; allowed: {', '.join(POOLS)}")
 
 
@@ -84,7 +102,8 @@ def make_head(feature_shape: tuple[int, ...], num_classes: int, head: str = "fla
 class ConvBlock(nn.Sequential):
     def __init__(self, c_in: int, dim: int, filters: int, kernel: int = 3, stride: int = 1,
                  padding: int | str = "same", padding_mode: str = "zeros", pool: str = "none",
-                 pool_size: int = 2, norm: bool = False):
+                 pool_size: int = 2, norm: bool = False, pool_stride: int | None = None,
+                 pool_padding: int | str = 0):
         conv, _, _, bn = _layers(dim)
         if kernel < 1 or stride < 1 or filters < 1:
             raise ValueError(f"conv block needs kernel, stride, filters >= 1; got {kernel}, {stride}, {filters}")
@@ -96,7 +115,7 @@ class ConvBlock(nn.Sequential):
                        bias=not norm)]
         if norm:
             layers.append(bn(filters))
-        layers += [nn.ReLU(), make_pool(pool, pool_size, filters, dim)]
+        layers += [nn.ReLU(), make_pool(pool, pool_size, filters, dim, pool_stride, pool_padding)]
         super().__init__(*layers)
 
 

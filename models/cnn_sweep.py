@@ -12,7 +12,8 @@ from __future__ import annotations
 from ._registry import register_model
 from .cnn import CNN
 
-PER_LAYER = ("filters", "kernel", "stride", "padding", "padding_mode", "pool", "pool_size", "norm")
+PER_LAYER = ("filters", "kernel", "stride", "padding", "padding_mode", "pool", "pool_size", "norm", "pool_stride",
+             "pool_padding")
 
 
 def sweep_blocks(layers: int, first_layer: dict | None = None, **per_layer) -> list[dict]:
@@ -48,13 +49,16 @@ def sweep_blocks(layers: int, first_layer: dict | None = None, **per_layer) -> l
 @register_model(tiny={"layers": 1, "filters": 4, "pool": "max"})
 def cnn_sweep(in_shape=(1, 28, 28), num_classes: int = 10, layers: int = 2, filters=16, kernel=3, stride=1,
               padding="same", padding_mode="zeros", pool="none", pool_size=2, norm=False,
-              first_layer: dict | None = None, head: str = "flatten", hidden: int = 0, dropout: float = 0.0):
+              first_layer: dict | None = None, head: str = "flatten", hidden: int = 0, dropout: float = 0.0,
+              pool_stride=None, pool_padding=0):
     """``layers`` conv blocks sharing one value per hyperparameter (or a list, one per layer).
 
     padding_mode: zeros / reflect / circular / replicate, or none (no padding); pool: none /
     max / avg / conv / blurmax after each block; first_layer: overrides for the first block;
-    head: flatten / global_avg / global_max.
+    head: flatten / global_avg / global_max; pool_stride: the pooling stride (default: the window,
+    non-overlapping); pool_padding: an int or ``same`` ((window - 1) // 2).
     """
     blocks = sweep_blocks(layers, first_layer, filters=filters, kernel=kernel, stride=stride, padding=padding,
-                          padding_mode=padding_mode, pool=pool, pool_size=pool_size, norm=norm)
+                          padding_mode=padding_mode, pool=pool, pool_size=pool_size, norm=norm,
+                          pool_stride=pool_stride, pool_padding=pool_padding)
     return CNN(in_shape, num_classes, blocks, head, hidden, dropout)

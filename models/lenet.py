@@ -6,6 +6,10 @@ standard: C3 is fully connected to S2 (the paper used a sparse connection table)
 subsampling layers are plain average pooling (no trainable coefficient), and the output is
 a linear layer with softmax cross-entropy instead of Euclidean RBF units. 28x28 inputs are
 zero-padded by 2 in C1, reproducing the paper's 32x32 input field.
+
+``activation="relu", pool="max"`` gives the same layer sizes with today's choices (ReLU
+units and max pooling) for comparison; the default is the paper's tanh and average
+subsampling.
 """
 from __future__ import annotations
 
@@ -24,18 +28,27 @@ def _side(v) -> int:
     return int(v if isinstance(v, int) else v[0])
 
 
+ACTIVATIONS = {"tanh": nn.Tanh, "relu": nn.ReLU}
+POOLS = {"avg": nn.AvgPool2d, "max": nn.MaxPool2d}
+
+
 class LeNet5(nn.Module):
-    def __init__(self, in_channels: int = 1, num_classes: int = 10, input_size: int = 28):
+    def __init__(self, in_channels: int = 1, num_classes: int = 10, input_size: int = 28,
+                 activation: str = "tanh", pool: str = "avg"):
         super().__init__()
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"lenet5: activation {activation!r} is not one of {', '.join(ACTIVATIONS)}")
+        if pool not in POOLS:
+            raise ValueError(f"lenet5: pool {pool!r} is not one of {', '.join(POOLS)}")
         pad = max(0, (32 - input_size) // 2)
         self.c1 = nn.Conv2d(in_channels, 6, 5, padding=pad)
-        self.s2 = nn.AvgPool2d(2)
+        self.s2 = POOLS[pool](2)
         self.c3 = nn.Conv2d(6, 16, 5)
-        self.s4 = nn.AvgPool2d(2)
+        self.s4 = POOLS[pool](2)
         self.f5 = nn.Linear(16 * 5 * 5, 120)
         self.f6 = nn.Linear(120, 84)
         self.out = nn.Linear(84, num_classes)
-        self.act = nn.Tanh()
+        self.act = ACTIVATIONS[activation]()
 
     def _steps(self):
         return (("C1", lambda x: self.act(self.c1(x))), ("S2", self.s2), ("C3", lambda x: self.act(self.c3(x))),
@@ -74,9 +87,10 @@ class LeNet5(nn.Module):
 
 
 @register_model
-def lenet5(in_shape=(1, 28, 28), num_classes: int = 10):
-    """LeNet-5 for 28x28 or 32x32 single- or multi-channel images."""
+def lenet5(in_shape=(1, 28, 28), num_classes: int = 10, activation: str = "tanh", pool: str = "avg"):
+    """LeNet-5 for 28x28 or 32x32 single- or multi-channel images; tanh and average subsampling as in the
+    paper, or ``activation="relu"``, ``pool="max"`` for the same layer sizes with today's choices."""
     c, h, w = in_shape
     if h != w or h not in (28, 32):
         raise ValueError(f"lenet5 takes 28x28 or 32x32 images, got {h}x{w}")
-    return LeNet5(c, num_classes, h)
+    return LeNet5(c, num_classes, h, activation, pool)

@@ -6,8 +6,8 @@ flattened into one sequence of ``prod(in_shape)`` tokens.
 
 * ``text_cnn`` -- Kim (2014), "CNN-rand": random word embeddings, one convolution per filter
   width (3, 4, 5 with 100 maps each in the paper), ReLU, max-over-time pooling, dropout, a
-  linear layer. Kim's max-norm constraint on the last layer is left out (Adam instead of
-  Adadelta).
+  linear layer. Kim's training (Adadelta, max-norm 3 on the last layer's weight vectors) is set
+  in the run's ``train`` keys (``optimizer: adadelta``, ``max_norm: 3``), not in the model.
 * ``text_bow`` -- the mean of the embeddings of a sentence's words, then a linear layer
   (optionally one hidden layer): blind to word order by construction.
 """

@@ -29,3 +29,8 @@ def test_gpu_speed_harness_smoke_run_on_synthetic_data(tmp_path):
     assert r["device"] == "CPU" and "engine_over_plain" in r["tasks"]["lenet5_mnist"]
     assert "seconds_to_99%" in r["tasks"]["lenet5_mnist"]["engine"]
     assert "lenet5_mnist" in out
+
+
+def test_seed_batch_harness_prints_the_speed_ups():
+    out = run("benchmarks/seed_batch.py", "--models", "mlp", "--seeds", "2", "--epochs", "1", "--repeats", "1")
+    assert "seed-batched" in out and "speed-up over separate engine" in out and "device: CPU" in out

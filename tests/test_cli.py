@@ -45,3 +45,59 @@ def test_run_passes_the_studies_scale_and_extra_arguments_to_snakemake(tmp_path,
     out = capfd.readouterr().out
     assert "--config studies=[lenet5,conv1d] scale=tiny -n --quiet" in out
     assert not (tmp_path / "results").exists()  # a dry run
+
+
+BROKEN = "scale: tiny\nstudies: [translation\nseeds: [1]\n"
+
+
+def test_a_broken_config_file_is_named_with_its_line(tmp_path, capsys):
+    bad = tmp_path / "my config.yaml"
+    bad.write_text(BROKEN)
+    assert main(["check", "--configfile", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert f"config file {bad}, line 3, column 6: not valid YAML" in err
+    # `convstudies run` refuses before Snakemake starts (Snakemake's message names no file)
+    assert main(["run", "translation", "--scale", "tiny", "--", "-n", "--configfile", str(bad)]) == 2
+    assert f"config file {bad}, line 3" in capsys.readouterr().err
+
+
+def test_a_config_file_that_is_not_a_mapping_or_missing_is_refused(tmp_path, capsys):
+    lst = tmp_path / "list.yaml"
+    lst.write_text("- scale\n- tiny\n")
+    assert main(["check", "--configfile", str(lst)]) == 2
+    assert "must be a mapping of keys" in capsys.readouterr().err
+    assert main(["check", "--configfile", str(tmp_path / "nope.yaml")]) == 2
+    assert "nope.yaml does not exist" in capsys.readouterr().err
+
+
+def test_check_reads_config_files_over_the_default(tmp_path, capsys):
+    good = tmp_path / "c.yaml"
+    good.write_text("scale: tiny\nstudies: [lenet5]\n")
+    assert main(["check", "--configfile", str(good)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("lenet5") and "x 2 seeds" in out  # the tiny scale's two seeds
+
+
+def test_configfiles_are_found_in_snakemake_arguments():
+    from convstudies.cli import configfiles
+
+    assert configfiles(["-n", "--configfile", "a.yaml", "b.yaml", "--cores", "2"]) == ["a.yaml", "b.yaml"]
+    assert configfiles(["--configfiles=c.yaml", "-p"]) == ["c.yaml"]
+    assert configfiles(["--config", "scale=tiny"]) == []
+
+
+def test_train_runs_one_studys_entry_here_where_the_workflow_finds_it(tmp_path, capsys):
+    from convstudies.engine.jobs import entry_runs
+
+    assert main(["train", "translation", "--entries", "mlp", "--scale", "tiny", "--seeds", "0",
+                 "--results-dir", str(tmp_path), "--no-progress-bar", "--threads", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "translation/mlp/seed0 epoch 1/1" in out and "trained translation (mlp)" in out
+    (run,) = entry_runs("translation", "mlp", "tiny", [0])
+    assert (tmp_path / "runs" / "translation" / "mlp" / run["run"] / "metrics.json").is_file()
+    assert (tmp_path / "runs" / "translation" / "mlp.json").is_file()
+
+
+def test_train_names_an_unknown_entry(capsys):
+    assert main(["train", "translation", "--entries", "mpl", "--scale", "tiny"]) == 2
+    assert "has no grid entry mpl; entries: mlp" in capsys.readouterr().err

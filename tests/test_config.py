@@ -84,3 +84,23 @@ def test_phase_picks_the_development_or_confirmation_seeds():
     assert conf == study["confirmation"] and dev == study["development"] and min(conf) >= 1000
     with pytest.raises(ConfigError, match="phase: 'final' is not one of"):
         validate_config({"phase": "final"})
+
+
+@pytest.mark.parametrize("given, scale, mode", [
+    (None, "full", "on"), (None, "embedded", "study"), (None, "tiny", "study"),
+    (True, "tiny", "on"), (False, "full", "off"), ("true", "embedded", "on"), ("False", "full", "off"),
+])
+def test_checkpoints_are_on_at_the_full_scale_unless_the_config_says_otherwise(given, scale, mode):
+    from convstudies.config import checkpoint_mode, coerce_command_line
+
+    config = coerce_command_line({"scale": scale, "checkpoints": given})
+    assert checkpoint_mode(config) == mode
+
+
+def test_checkpoints_override_the_runs_setting_without_changing_its_key(tmp_path):
+    from convstudies.engine.checkpoints import location
+
+    cfg = {"train": {"checkpoint": False}}
+    assert location(cfg, tmp_path / "run", None) is None
+    assert location(cfg, tmp_path / "run", None, enabled=True) == tmp_path / ".checkpoints" / "run"
+    assert location({"train": {"checkpoint": True}}, tmp_path / "run", None, enabled=False) is None

@@ -70,3 +70,41 @@ def from_arrays(name: str, parts, num_classes: int) -> TensorDataset:
     xs = [torch.as_tensor(np.asarray(a), dtype=torch.float32) for a in parts[0::2]]
     ys = [torch.as_tensor(np.asarray(a), dtype=torch.long) for a in parts[1::2]]
     return TensorDataset(name, xs[0], ys[0], xs[1], ys[1], xs[2], ys[2], num_classes)
+
+
+def resampled(ds: TensorDataset, name: str, size: int = 16) -> TensorDataset:
+    """``ds`` with every image resampled to ``size`` x ``size`` (bilinear, antialiased), values kept in
+    the input's range (LeCun 1989's digits were 16x16)."""
+    import torch.nn.functional as F
+
+    def resize(x):
+        lo, hi = float(x.min()), float(x.max())
+        return F.interpolate(x, size=(size, size), mode="bilinear", antialias=True, align_corners=False).clamp(lo, hi)
+
+    return TensorDataset(name, resize(ds.x_train), ds.y_train, resize(ds.x_val), ds.y_val, resize(ds.x_test),
+                         ds.y_test, ds.num_classes)
+
+
+def cv_folds(y, k: int, seed: int = SPLIT_SEED) -> np.ndarray:
+    """The fold (0..k-1) of every example: k stratified folds, fixed by ``seed`` (sklearn's StratifiedKFold
+    with shuffling); depends on the labels' order only, so the same data always split the same way."""
+    from sklearn.model_selection import StratifiedKFold
+
+    y = np.asarray(y)
+    fold = np.empty(len(y), dtype=np.int64)
+    for i, (_, test) in enumerate(StratifiedKFold(k, shuffle=True, random_state=seed).split(np.zeros(len(y)), y)):
+        fold[test] = i
+    return fold
+
+
+def cv_split(x: torch.Tensor, y: torch.Tensor, k: int, fold: int, val_fraction: float = 0.1, seed: int = SPLIT_SEED):
+    """(x_train, y_train, x_val, y_val, x_test, y_test) of fold ``fold`` of k-fold cross-validation over
+    (x, y): the fold is the test split, the other folds train, ``val_fraction`` of them (stratified,
+    fixed) is held out for validation (Kim 2014: 10 % of the training data as the dev set). Order kept."""
+    if not 0 <= fold < k:
+        raise ValueError(f"fold must lie in 0..{k - 1}, got {fold}")
+    device, x, y = x.device, x.cpu(), y.cpu()
+    test = torch.as_tensor(cv_folds(y.numpy(), k, seed) == fold)
+    x_rest, y_rest = x[~test], y[~test]
+    parts = (*split_off_val(x_rest, y_rest, round(val_fraction * len(y_rest)), seed), x[test], y[test])
+    return tuple(t.to(device) for t in parts)

@@ -16,7 +16,7 @@ Sentences become rows of token ids, padded with id 0 (``<pad>``) to a fixed leng
   ``../shared/datasets/rt-polarity`` beside the repository), or fetched from the authors'
   page into ``<data root>/rt-polarity`` when online (:func:`fetch_mr`).
 
-Both are registered as datasets (``negation``, ``mr``). ``python -m convstudies.datasets.text mr [DIR]``
+Both are registered as datasets (``negation``, ``mr``; ``mr_cv``: MR pooled for Kim's 10-fold cross-validation). ``python -m convstudies.datasets.text mr [DIR]``
 prints what the loader finds; ``... negation`` prints example sentences of the generated corpus.
 """
 from __future__ import annotations
@@ -273,13 +273,35 @@ def mr(directory: str | Path | None = None, root: str | Path | None = None) -> T
     return from_arrays("mr", mr_corpus(directory, root=root)["splits"], 2)
 
 
+def mr_cv_corpus(directory: str | Path | None = None, max_len: int = MR_MAX_LEN, max_vocab: int = MR_MAX_VOCAB,
+                 download: bool | None = None, root: str | Path | None = None) -> dict:
+    """All 10,662 MR sentences as id rows (positives first, file order) with a vocabulary built from the
+    whole corpus, as Kim (2014)'s code builds it for 10-fold cross-validation (random embeddings: a word
+    seen only in a test fold keeps its random vector). ``{"x": ..., "y": ..., "vocab": [...]}``."""
+    sents, labels = read_mr(directory, download, root)
+    vocab = build_vocab(sents, max_size=max_vocab)
+    return {"x": encode(sents, vocab, max_len), "y": labels, "vocab": vocab}
+
+
+@register_dataset
+def mr_cv(directory: str | Path | None = None, root: str | Path | None = None) -> TensorDataset:
+    """MR for 10-fold cross-validation (Kim 2014): every sentence in the training split (rows of 56 token
+    ids, vocabulary over the whole corpus), empty validation and test splits; a run sets ``data.cv_folds``
+    and gets fold (seed mod k) as its test split (stratified folds, fixed: base.cv_folds). Read as ``mr``."""
+    c = mr_cv_corpus(directory, root=root)
+    empty_x, empty_y = c["x"][:0], c["y"][:0]
+    return from_arrays("mr_cv", (c["x"], c["y"], empty_x, empty_y, empty_x, empty_y), 2)
+
+
 def vocabulary(dataset: str) -> list[str]:
     """id -> word for a text dataset (the MR one is rebuilt from its files)."""
     if dataset == "negation":
         return list(NEGATION_VOCAB)
     if dataset == "mr":
         return mr_corpus(download=False)["vocab"]
-    raise ValueError(f"{dataset!r} is not a text dataset; text datasets: negation, mr")
+    if dataset == "mr_cv":
+        return mr_cv_corpus(download=False)["vocab"]
+    raise ValueError(f"{dataset!r} is not a text dataset; text datasets: negation, mr, mr_cv")
 
 
 def main(argv=None) -> None:

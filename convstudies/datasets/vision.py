@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from . import register_dataset
-from .base import TensorDataset, split_off_val
+from .base import TensorDataset, resampled, split_off_val
 from .sources import CIFAR_NAMES, HOSTS, N_VAL, SOURCES, missing_items, online
 
 
@@ -119,9 +119,46 @@ def _cifar10(root: Path):
     return TensorDataset("cifar10", norm(x_train), y_train, norm(x_val), y_val, norm(x_test), y_test, 10)
 
 
+def _cifar10_pixelmean(root: Path):
+    """CIFAR-10 in [0, 1] minus the per-pixel mean of the training split (He et al. 2016, section 4.2:
+    "the per-pixel mean subtracted"; no division by a standard deviation). The mean image is that of
+    the 45,000 training images, so validation images never inform it."""
+    folder = root / SOURCES["cifar10"][0]
+    x_rest, y_rest = read_cifar_batches(folder, CIFAR_NAMES[:5])
+    x_test, y_test = read_cifar_batches(folder, CIFAR_NAMES[5:])
+    x_train, y_train, x_val, y_val = split_off_val(x_rest, y_rest, n_val("cifar10", len(y_rest)))
+    mean = (x_train.float() / 255.0).mean(0, keepdim=True)  # (1, 3, 32, 32)
+
+    def norm(x):
+        return x.float() / 255.0 - mean
+
+    return TensorDataset("cifar10_pixelmean", norm(x_train), y_train, norm(x_val), y_val, norm(x_test), y_test, 10)
+
+
+def _cifar10_pixels(root: Path):
+    """CIFAR-10 as pixel values in [0, 1], not normalised (the split of ``cifar10``): for models that
+    normalise their input themselves, e.g. with the mean and std their pretrained weights expect
+    (``timm_resnet`` with ``pretrained_input``)."""
+    folder = root / SOURCES["cifar10"][0]
+    x_rest, y_rest = read_cifar_batches(folder, CIFAR_NAMES[:5])
+    x_test, y_test = read_cifar_batches(folder, CIFAR_NAMES[5:])
+    x_train, y_train, x_val, y_val = split_off_val(x_rest, y_rest, n_val("cifar10", len(y_rest)))
+
+    def pixels(x):
+        return x.float() / 255.0
+
+    return TensorDataset("cifar10_pixels", pixels(x_train), y_train, pixels(x_val), y_val, pixels(x_test), y_test, 10)
+
+
 def load_full(name: str, root: str | Path, download: bool | None = None):
     """A full-scale dataset as tensors (train / val split off the official train set / official test)."""
     root = Path(root)
+    if name == "cifar10_pixelmean":
+        ensure("cifar10", root, online(HOSTS["cifar10"]) if download is None else download)
+        return _cifar10_pixelmean(root)
+    if name == "cifar10_pixels":
+        ensure("cifar10", root, online(HOSTS["cifar10"]) if download is None else download)
+        return _cifar10_pixels(root)
     ensure(name, root, online(HOSTS[name]) if download is None else download)
     return _cifar10(root) if name == "cifar10" else _idx_dataset(name, root)
 
@@ -130,6 +167,12 @@ def load_full(name: str, root: str | Path, download: bool | None = None):
 def mnist(root: str | Path = "data"):
     """Full MNIST: 55,000 train / 5,000 val (stratified, fixed) / the official 10,000 test."""
     return load_full("mnist", root)
+
+
+@register_dataset
+def mnist_16(root: str | Path = "data"):
+    """Full MNIST (same split as ``mnist``) with each digit resampled to 16x16 (bilinear, antialiased)."""
+    return resampled(load_full("mnist", root), "mnist_16")
 
 
 @register_dataset
@@ -143,3 +186,15 @@ def cifar10(root: str | Path = "data"):
     """CIFAR-10, per-channel normalised: 45,000 train / 5,000 val / the official 10,000 test."""
     return load_full("cifar10", root)
 
+
+@register_dataset
+def cifar10_pixelmean(root: str | Path = "data"):
+    """CIFAR-10 as He et al. (2016): [0, 1] minus the per-pixel training mean; 45,000 train / 5,000 val / 10,000 test."""
+    return load_full("cifar10_pixelmean", root)
+
+
+@register_dataset
+def cifar10_pixels(root: str | Path = "data"):
+    """CIFAR-10 as pixel values in [0, 1] (not normalised), the split of ``cifar10``: for models that
+    normalise their input themselves (timm_resnet with pretrained_input: the weights' mean/std)."""
+    return load_full("cifar10_pixels", root)

@@ -32,11 +32,13 @@ def run_key(cfg: dict, execution: dict | None = None) -> str:
     return f"seed{cfg['seed']}-{hashlib.sha256(json.dumps(keyed, sort_keys=True).encode()).hexdigest()[:8]}"
 
 
-def location(cfg: dict, run_dir: str | Path | None, checkpoint_dir: str | Path | None) -> Path | None:
-    """Where a run is checkpointed (created; its CSV log goes there too): None when ``train.checkpoint``
-    is off; else ``checkpoint_dir``, or ``<parent>/.checkpoints/<run>`` beside a run directory
-    ``<parent>/<run>``; None without either."""
-    if not cfg["train"].get("checkpoint", False) or (checkpoint_dir is None and run_dir is None):
+def location(cfg: dict, run_dir: str | Path | None, checkpoint_dir: str | Path | None,
+             enabled: bool | None = None) -> Path | None:
+    """Where a run is checkpointed (created; its CSV log goes there too): None when checkpoints are
+    off (``enabled``, or ``train.checkpoint`` when that is None); else ``checkpoint_dir``, or
+    ``<parent>/.checkpoints/<run>`` beside a run directory ``<parent>/<run>``; None without either."""
+    on = cfg["train"].get("checkpoint", False) if enabled is None else enabled
+    if not on or (checkpoint_dir is None and run_dir is None):
         return None
     run_dir = Path(run_dir) if run_dir is not None else None
     where = Path(checkpoint_dir) if checkpoint_dir is not None else run_dir.parent / ".checkpoints" / run_dir.name

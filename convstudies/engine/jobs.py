@@ -20,8 +20,10 @@ from ..config import expand_points, load_study, run_id, seeds_for
 
 
 def entry_runs(study_id: str, entry: str, scale: str, seeds=None, studies_dir=None,
-               device: str = "cpu", precision: str = "32-true") -> list[dict]:
+               device: str = "cpu", precision: str = "32-true", phase: str = "confirmation") -> list[dict]:
     """Every run of a grid entry as the workflow plans it: point, labels, run id, config, execution.
+
+    ``phase`` picks the scale's phase overrides (and, without ``seeds``, the phase's seeds).
 
     The run id hashes the configuration and the execution: the code the run executes
     (:func:`convstudies.codekey.code_hash`), the execution path, the device type and the precision.
@@ -30,7 +32,7 @@ def entry_runs(study_id: str, entry: str, scale: str, seeds=None, studies_dir=No
 
     kw = {"studies_dir": studies_dir} if studies_dir else {}
     study = load_study(study_id, **kw)
-    all_points = expand_points(study, scale, study_id)
+    all_points = expand_points(study, scale, study_id, phase)
     points = {k: v for k, v in all_points.items() if v["entry"] == entry}
     if not points:
         raise SystemExit(f"study {study_id!r} has no grid entry {entry!r}")
@@ -40,7 +42,7 @@ def entry_runs(study_id: str, entry: str, scale: str, seeds=None, studies_dir=No
 
     runs = []
     for pid, p in points.items():
-        for seed in (seeds if seeds is not None else seeds_for(study, scale)):
+        for seed in (seeds if seeds is not None else seeds_for(study, scale, phase)):
             cfg = {**p["config"], "seed": seed}
             ex = execution(cfg)
             run = {"point": pid, "labels": p["labels"], "run": run_id(pid, seed, cfg, ex), "config": cfg,
@@ -88,7 +90,8 @@ def train_entry(a) -> int:
     print(f"[convstudies] {a.study}/{a.entry}: training on {describe_device(device)}, precision {precision}",
           flush=True)
     t0, failed, records = time.time(), [], []
-    for r in entry_runs(a.study, a.entry, a.scale, a.seeds, device=device.type, precision=precision):
+    for r in entry_runs(a.study, a.entry, a.scale, a.seeds, device=device.type, precision=precision,
+                        phase=getattr(a, "phase", "confirmation")):
         run_dir = a.runs_dir / r["point"] / r["run"]
         full_id = f"{a.study}/{r['point']}/seed{r['config']['seed']}"
         damage = run_damage(run_dir) if run_dir.exists() else None
@@ -106,7 +109,9 @@ def train_entry(a) -> int:
                 init = a.runs_dir / r["init_run"] / "model.pt" if r.get("init_run") else None
                 m = train(r["config"], run_dir=run_dir, data_path=data, accelerator=a.accelerator,
                           precision=precision, init_weights=init, execution=r["execution"], progress=full_id,
-                          checkpoint_dir=a.runs_dir / ".checkpoints" / r["point"] / r["run"])
+                          checkpoint_dir=a.runs_dir / ".checkpoints" / r["point"] / r["run"],
+                          checkpoint={"on": True, "off": False}.get(getattr(a, "checkpoints", "study")),
+                          progress_bar=getattr(a, "progress_bar", False))
                 print(f"[convstudies] {full_id}: {m['status']} in {m['wall_seconds']:.1f}s", flush=True)
             except Exception:  # noqa: BLE001 - finish the other runs, then fail the job
                 traceback.print_exc()

@@ -44,9 +44,23 @@ class Classifier(pl.LightningModule):
         self.logged: list[dict] = []  # the rows given to the logger, kept for a resumed run's metrics.csv
         self._resumed: dict | None = None
         self.resumed_at_epoch: int | None = None  # epochs done when training resumed from a checkpoint
+        # a frozen backbone (train.freeze_backbone, a linear probe) keeps its batch-norm statistics: its
+        # batch-norm layers stay in eval mode while the rest trains (see ``train``)
+        self._frozen_norms = frozen_norms(model) if train_cfg.get("freeze_backbone") else []
+        for m in self._frozen_norms:
+            m.eval()
+        self.initial_weights: dict | None = None  # what the run started from (set by the engine; provenance)
 
     def forward(self, x):
         return self.model(x)
+
+    def train(self, mode: bool = True):
+        """Training mode, except for frozen batch norm, which stays in eval mode."""
+        super().train(mode)
+        if mode:
+            for m in getattr(self, "_frozen_norms", ()):
+                m.eval()
+        return self
 
     def on_fit_start(self):
         self._gen = torch.Generator(device=self.device)
@@ -61,8 +75,8 @@ class Classifier(pl.LightningModule):
         s = self._sums.pop(key, None)
         return float(s[0] / s[1]) if s is not None else math.nan
 
-    def training_step(self, batch, batch_idx):
-        x, y = batch
+    def _augment(self, x: torch.Tensor) -> torch.Tensor:
+        """The training batch as the run's augmentation draws it from its own generator."""
         if self.cfg.get("augment_shift", 0):
             x = random_translate(x, self.cfg["augment_shift"], self._gen)
         if self.cfg.get("augment_flip", False):
@@ -70,11 +84,22 @@ class Classifier(pl.LightningModule):
         affine = self.cfg.get("augment_affine")
         if affine:
             x = random_affine(x, affine["translate"], affine["degrees"], affine["scale"], self._gen)
+        return x
+
+    def training_step(self, batch, batch_idx):
+        x, y = batch
+        x = self._augment(x)
         logits = self.model(x)
         loss = F.cross_entropy(logits, y)
         self._accumulate("train_loss", loss, len(y))
         self.train_acc.update(logits.detach(), y)
         return loss
+
+    def on_train_batch_end(self, outputs, batch, batch_idx):
+        if self.cfg.get("max_norm"):  # Kim (2014): after each step, rescale the output layer's per-class weight vectors
+            last = [m for m in self.model.modules() if isinstance(m, torch.nn.Linear)][-1]
+            with torch.no_grad():
+                last.weight.copy_(torch.renorm(last.weight, 2, 0, self.cfg["max_norm"]))
 
     def validation_step(self, batch, batch_idx):
         x, y = batch
@@ -90,6 +115,8 @@ class Classifier(pl.LightningModule):
 
     def on_train_epoch_start(self):
         self._epoch_started = time.perf_counter()
+        for m in self._frozen_norms:  # whatever mode Lightning left them in
+            m.eval()
 
     def on_train_epoch_end(self):
         loss = self._mean("train_loss")
@@ -138,9 +165,11 @@ class Classifier(pl.LightningModule):
         params = [p for p in self.model.parameters() if p.requires_grad]
         if c["optimizer"] == "sgd":
             opt = torch.optim.SGD(params, lr=c["lr"], momentum=c["momentum"], weight_decay=c["weight_decay"],
-                                  nesterov=c["momentum"] > 0)
+                                  nesterov=c.get("nesterov", True) and c["momentum"] > 0)
         elif c["optimizer"] == "adam":
             opt = torch.optim.Adam(params, lr=c["lr"], weight_decay=c["weight_decay"])
+        elif c["optimizer"] == "adadelta":  # Kim (2014)'s code: rho 0.95, eps 1e-6 (lr 1.0 is plain Adadelta)
+            opt = torch.optim.Adadelta(params, lr=c["lr"], rho=0.95, eps=1e-6, weight_decay=c["weight_decay"])
         else:
             opt = torch.optim.AdamW(params, lr=c["lr"], weight_decay=c["weight_decay"])
         total = max(1, c["epochs"] * self.steps_per_epoch)
@@ -157,6 +186,12 @@ class Classifier(pl.LightningModule):
         else:
             sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_factor(c, total))
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+
+
+def frozen_norms(model: torch.nn.Module) -> list[torch.nn.Module]:
+    """The batch-norm layers of ``model`` none of whose parameters train (a frozen backbone's)."""
+    return [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)
+            and not any(p.requires_grad for p in m.parameters(recurse=False))]
 
 
 def lr_factor(c: dict, total: int):

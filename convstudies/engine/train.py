@@ -72,8 +72,20 @@ def balanced_subset(y: torch.Tensor, fraction: float, cap: int | None, seed: int
 
 
 def prepare_run_data(ds: TensorDataset, data_cfg: dict, seed: int) -> TensorDataset:
-    """Apply the run's view of the data: canvas placement and training-set size."""
+    """Apply the run's view of the data: training on validation too, canvas placement, training-set size."""
     parts = dict(vars(ds))
+    if data_cfg.get("cv_folds") and len(ds.y_test) == 0:  # a pooled dataset: k-fold CV, the seed picks the fold
+        from ..datasets.base import cv_split
+
+        pool = [torch.cat([parts[f"{v}_{s}"] for s in ("train", "val", "test")]) for v in ("x", "y")]
+        split = cv_split(*pool, data_cfg["cv_folds"], seed % data_cfg["cv_folds"])
+        parts.update(zip(("x_train", "y_train", "x_val", "y_val", "x_test", "y_test"), split))
+    elif len(ds.y_test) == 0:
+        raise ValueError(f"dataset {ds.name} has no test split (all its examples are one pool for "
+                         "cross-validation): set data.cv_folds")
+    if data_cfg.get("train_on_val"):  # confirmation runs: the whole training set, its validation part included
+        parts["x_train"] = torch.cat([ds.x_train, ds.x_val])
+        parts["y_train"] = torch.cat([ds.y_train, ds.y_val])
     if data_cfg.get("canvas"):
         for split in ("train", "val", "test"):
             parts[f"x_{split}"] = place_on_canvas(parts[f"x_{split}"], data_cfg["canvas"])
@@ -110,11 +122,38 @@ def classifier_of(model: torch.nn.Module) -> torch.nn.Module:
     return linears[-1]
 
 
-def load_initial_weights(model: torch.nn.Module, path: Path, freeze_backbone: bool = False) -> list[str]:
-    """Start from a pretrained state dict; tensors of another shape (the classifier) stay fresh.
+def classifier_keys(model: torch.nn.Module) -> set[str]:
+    """State-dict names of the output layer's tensors (:func:`classifier_of`)."""
+    head = classifier_of(model)
+    name = next(n for n, m in model.named_modules() if m is head)
+    return {f"{name}.{k}" if name else k for k in head.state_dict()}
 
-    Returns the names of the tensors that were not loaded. With ``freeze_backbone`` only the
-    classifier trains.
+
+def freeze_all_but_classifier(model: torch.nn.Module) -> None:
+    """Only the classifier trains (a linear probe). The frozen backbone's batch-norm layers are kept
+    in eval mode during training too, by the engine's Classifier (``train.freeze_backbone``)."""
+    head = set(map(id, classifier_of(model).parameters()))
+    for p in model.parameters():
+        p.requires_grad_(id(p) in head)
+
+
+def file_sha256(path: str | Path) -> str:
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def load_initial_weights(model: torch.nn.Module, path: Path, freeze_backbone: bool = False) -> list[str]:
+    """Start from a pretrained state dict; the classifier always starts fresh (re-initialised, also
+    when its shape agrees), and so do tensors of another shape.
+
+    Returns the names of the tensors that were not loaded. A file that gives no backbone tensor
+    (none of its names and shapes is one of the model's, classifier aside) is refused: the run
+    would silently train from scratch. With ``freeze_backbone`` only the classifier trains.
     """
     path = Path(path)
     if not path.exists():
@@ -124,19 +163,44 @@ def load_initial_weights(model: torch.nn.Module, path: Path, freeze_backbone: bo
     except Exception as e:  # noqa: BLE001
         raise ValueError(f"cannot load initial weights {path} ({type(e).__name__}); retrain the source run") from e
     own = model.state_dict()
-    usable = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
+    head = classifier_keys(model)
+    usable = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape and k not in head}
+    if not usable:
+        raise ValueError(f"initial weights {path} give no backbone tensor to {type(model).__name__} (no name and "
+                         "shape in common, classifier aside): refusing to fine-tune a network that would start from "
+                         "scratch; the source run must have the same architecture")
     model.load_state_dict(usable, strict=False)
     if freeze_backbone:
-        head = set(map(id, classifier_of(model).parameters()))
-        for p in model.parameters():
-            p.requires_grad_(id(p) in head)
+        freeze_all_but_classifier(model)
     return sorted(set(own) - set(usable))
+
+
+def initial_weights(model: torch.nn.Module, init_weights: str | Path | None, freeze_backbone: bool) -> dict | None:
+    """Load the run's initial weights (``init_weights``, a pretraining run's model.pt) into ``model``, or
+    take the record of a model that loaded pretrained weights itself (its ``initial_weights``
+    attribute, e.g. timm_resnet with pretrained: true); freeze all but the classifier with
+    ``freeze_backbone``. Returns what was loaded, for provenance: where from, the file's sha256,
+    how many tensors loaded and the names of those not loaded; None for a run from scratch."""
+    record = getattr(model, "initial_weights", None)
+    if init_weights is not None:
+        not_loaded = load_initial_weights(model, init_weights)
+        record = {"from": "train.init_from", "file": str(init_weights), "sha256": file_sha256(init_weights),
+                  "loaded": len(model.state_dict()) - len(not_loaded), "not_loaded": not_loaded}
+    if record is not None and not record.get("loaded"):
+        raise ValueError(f"pretrained weights {record.get('file')} loaded no backbone tensor: refusing to fine-tune "
+                         "a network that would start from scratch")
+    if freeze_backbone:
+        if record is None:
+            raise ValueError("train.freeze_backbone needs pretrained weights to freeze: set train.init_from or "
+                             "the model's pretrained: true")
+        freeze_all_but_classifier(model)
+    return record
 
 
 def fit(cfg: dict, data: TensorDataset, device: torch.device, precision: str = "32-true",
         init_weights: str | Path | None = None, callbacks: list | None = None, progress: str | None = None,
         *, log_dir: str | Path | None = None, checkpoint_dir: str | Path | None = None,
-        run_key: str | None = None):
+        run_key: str | None = None, progress_bar: bool = False):
     """Train the configured model on ``data``; returns (lightning module, seconds spent fitting).
 
     With ``log_dir`` a CSVLogger writes ``<log_dir>/metrics.csv``. With ``checkpoint_dir`` a
@@ -153,8 +217,7 @@ def fit(cfg: dict, data: TensorDataset, device: torch.device, precision: str = "
     seed, tc = cfg["seed"], cfg["train"]
     pl.seed_everything(seed, workers=False, verbose=False)
     model = build_model(cfg["model"], data.in_shape, data.num_classes, seed=seed)
-    if init_weights is not None:
-        load_initial_weights(model, init_weights, tc.get("freeze_backbone", False))
+    loaded = initial_weights(model, init_weights, tc.get("freeze_backbone", False))
     if data.x_train.dim() == 4:  # channels-last: ~2x faster convolutions on CPU (oneDNN) and on GPUs
         model = model.to(memory_format=torch.channels_last)
     train_batches = TensorBatches(data.x_train, data.y_train, tc["batch_size"], shuffle=True, seed=seed)
@@ -162,6 +225,7 @@ def fit(cfg: dict, data: TensorDataset, device: torch.device, precision: str = "
     epochs = max(tc["epochs"], math.ceil(tc.get("min_steps", 0) / len(train_batches)))
     module = Classifier(model, {**tc, "epochs": epochs}, data.num_classes, len(train_batches), seed=seed,
                         progress=progress)
+    module.initial_weights = loaded  # into provenance (train)
     callbacks, ckpt_path = list(callbacks or []), None
     if checkpoint_dir is not None:
         from . import checkpoints
@@ -172,8 +236,8 @@ def fit(cfg: dict, data: TensorDataset, device: torch.device, precision: str = "
         max_epochs=epochs, accelerator="gpu" if device.type == "cuda" else "cpu",
         devices=[device.index] if device.type == "cuda" else 1,
         precision=precision, logger=CSVLogger(log_dir, name="", version="") if log_dir else False,
-        enable_checkpointing=checkpoint_dir is not None, enable_progress_bar=False,
-        enable_model_summary=False, num_sanity_val_steps=0,
+        enable_checkpointing=checkpoint_dir is not None, enable_progress_bar=progress_bar,
+        enable_model_summary=False, num_sanity_val_steps=0, check_val_every_n_epoch=tc.get("val_every", 1),
         log_every_n_steps=10**9,
         # one process, one device: never let Lightning reinterpret a SLURM allocation as a multi-node job
         plugins=[LightningEnvironment()],
@@ -187,15 +251,18 @@ def fit(cfg: dict, data: TensorDataset, device: torch.device, precision: str = "
 def train(cfg: dict, data: TensorDataset | None = None, run_dir: str | Path | None = None, *,
           data_path: str | Path | None = None, accelerator: str = "auto", precision: str = "auto",
           init_weights: str | Path | None = None, execution: dict | None = None,
-          progress: str | None = None, checkpoint_dir: str | Path | None = None) -> dict:
+          progress: str | None = None, checkpoint_dir: str | Path | None = None,
+          checkpoint: bool | None = None, progress_bar: bool = False) -> dict:
     """Train one run and evaluate it; write the run directory when ``run_dir`` is given.
 
     ``cfg`` is a resolved run configuration (see workflow/schemas/study.schema.yaml) plus
     ``seed``. ``init_weights`` is a state dict file to start from (pretraining); ``execution``
     (code hash, path, device, precision: what the run key hashes) goes into provenance; with
-    ``progress`` (a run label) one line per epoch is printed. With ``train.checkpoint`` on, each
+    ``progress`` (a run label) one line per epoch is printed. With ``train.checkpoint`` on (or
+    ``checkpoint`` True, which overrides it either way without changing the run's key), each
     epoch is checkpointed in ``checkpoint_dir`` (default ``.checkpoints/<run>`` beside ``run_dir``),
     a checkpoint of this run found there is resumed, and it is removed once the run is written.
+    ``progress_bar`` shows Lightning's interactive progress bar (a terminal; not for job logs).
     Returns the metrics dict; a run whose loss becomes NaN has status "diverged".
     """
     t_start = time.time()
@@ -206,16 +273,19 @@ def train(cfg: dict, data: TensorDataset | None = None, run_dir: str | Path | No
     ds = data if data is not None else load_data(cfg["data"]["dataset"], data_path, device)
     ds = prepare_run_data(ds.to(device), cfg["data"], cfg["seed"])
     from . import checkpoints  # imports Lightning, as fit does: only when training
-    ckpt_dir = checkpoints.location(cfg, run_dir, checkpoint_dir)
+    ckpt_dir = checkpoints.location(cfg, run_dir, checkpoint_dir, checkpoint)
     with tempfile.TemporaryDirectory(prefix="convstudies-log-", dir=ckpt_dir) as log_dir:  # a kill: no litter
-        module, fit_s = fit(cfg, ds, device, precision, init_weights, progress=progress, log_dir=log_dir,
+        module, fit_s = fit(cfg, ds, device, precision, init_weights, progress=progress, progress_bar=progress_bar,
+                            log_dir=log_dir,
                             checkpoint_dir=ckpt_dir, run_key=checkpoints.run_key(cfg, execution))
         metrics = _evaluate(module, fit_s, evaluations, ds, cfg, t_start)
         if run_dir is not None:
             resumed = {"resumed_at_epoch": module.resumed_at_epoch} if ckpt_dir is not None else {}
             write_run_dir(Path(run_dir), cfg, metrics, module.model, {
                 "device": str(device), "precision": precision, "started": t_start, "finished": time.time(),
-                "execution": execution, **resumed}, csv=Path(log_dir) / "metrics.csv")
+                "execution": execution, **resumed,
+                **({"initial_weights": module.initial_weights} if module.initial_weights is not None else {})},
+                csv=Path(log_dir) / "metrics.csv")
     if ckpt_dir is not None:
         checkpoints.remove(ckpt_dir)
     return metrics

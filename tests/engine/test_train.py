@@ -99,3 +99,11 @@ def test_provenance_lists_every_distribution_and_the_cuda_builds(run_cfg, digits
     assert {"scikit-learn", "mlxtend", "mnist1d", "torch", "pytorch-lightning"} <= dists  # the datasets' packages too
     assert {"cuda", "cudnn"} <= set(prov["versions"]) and prov["git"]["revision"]
     assert prov["runtime"]["device"] == "cpu" and "gpu" not in prov["hardware"]
+
+
+def test_val_every_validates_every_kth_epoch_only(run_cfg, digits_data):
+    run_cfg["train"].update(epochs=5, val_every=2)
+    m = train(run_cfg, data=digits_data)
+    assert [e["epoch"] for e in m["epochs"]] == [0, 1, 2, 3, 4]
+    assert ["val_acc" in e for e in m["epochs"]] == [False, True, False, True, False]
+    assert all("train_loss" in e for e in m["epochs"])

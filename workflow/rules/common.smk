@@ -7,8 +7,8 @@ import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
-from convstudies.config import ConfigError, run_entry, source_entries, study_file, validate_config
-from convstudies.datasets.sources import unavailable
+from convstudies.config import ConfigError, checkpoint_mode, run_entry, source_entries, study_file, validate_config
+from convstudies.datasets.sources import missing_weights, unavailable
 from convstudies.tables import summary_damage
 from convstudies.plan import entry_code_key, plan
 
@@ -26,6 +26,13 @@ _missing = unavailable(
 if _missing:
     raise WorkflowError(
         "full-scale data are missing and cannot be downloaded (offline):\n  " + "\n  ".join(_missing)
+    )
+
+# Pretrained weights (timm_resnet pretrained: true): offline and not in the hub cache, stop now too.
+_missing_weights = missing_weights(p["config"]["model"] for s in PLAN.values() for p in s["points"].values())
+if _missing_weights:
+    raise WorkflowError(
+        "pretrained weights are missing and cannot be downloaded (offline):\n  " + "\n  ".join(_missing_weights)
     )
 
 # A job summary lists finished runs. One listed run damaged since (a truncated metrics.json, a run

@@ -1,5 +1,7 @@
 # One job per grid entry: all its points and seeds in one process (torch imported once).
 # Finished runs are kept and skipped when a job is rerun, so an interrupted job resumes.
+
+
 rule train:
     input:
         entry_inputs,
@@ -9,6 +11,9 @@ rule train:
         f"{RES}/logs/train/{{study}}/{{entry}}.log",
     params:
         scale=config["scale"],
+        phase=config["phase"],
+        # per-epoch checkpoints: on, off or as each run's train.checkpoint (config null: on at the full scale)
+        checkpoints=checkpoint_mode(config),
         seeds=lambda wc: " ".join(map(str, PLAN[wc.study]["seeds"])),
         fail=lambda wc: " ".join(f"--fail-run {r}" for r in config["fail_runs"] if run_entry(r, PLAN) == (wc.study, wc.entry)),
         runs_dir=lambda wc: f"{RES}/runs/{wc.study}",
@@ -28,8 +33,8 @@ rule train:
         ENV
     shell:
         "python -m convstudies train-entry --study {wildcards.study} --entry {wildcards.entry}"
-        " --scale {params.scale} --seeds {params.seeds} --runs-dir {params.runs_dir:q}"
+        " --scale {params.scale} --phase {params.phase} --seeds {params.seeds} --runs-dir {params.runs_dir:q}"
         " --summary {output:q} --data {params.data_dir:q} --threads {threads}"
         " --accelerator {params.accelerator} --precision {params.precision} {params.fail}"
-        " --jobs-per-gpu {params.jobs_per_gpu}"
+        " --jobs-per-gpu {params.jobs_per_gpu} --checkpoints {params.checkpoints}"
         " > {log:q} 2>&1"
