@@ -1,4 +1,4 @@
-"""lenet5 figures: C1 kernels, feature maps of one digit, receptive fields per layer."""
+"""lenet5 figures: C1 kernels, feature maps of one digit, receptive fields per layer (the faithful LeNet-5)."""
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
@@ -8,7 +8,7 @@ from matplotlib.patches import Rectangle
 
 from convstudies.stats import one_row, select
 
-from .analysis import LAYERS, first_seed_run, unpack
+from .analysis import LAYERS, faithful, first_seed_run, unpack
 
 
 def _grid_values(rows: pd.DataFrame) -> np.ndarray:
@@ -18,6 +18,7 @@ def _grid_values(rows: pd.DataFrame) -> np.ndarray:
 
 
 def c1_kernels(table: pd.DataFrame, summary: pd.DataFrame):
+    table = faithful(table)
     k = select(table, condition="c1_kernel", metric="weights", status="ok")
     k = k[k["in_channel"] == 0]
     seeds = sorted(k["seed"].unique())
@@ -41,7 +42,7 @@ def c1_kernels(table: pd.DataFrame, summary: pd.DataFrame):
 
 
 def feature_maps(table: pd.DataFrame, summary: pd.DataFrame):
-    fm = first_seed_run(select(table, condition="feature_map", metric="activations", status="ok"))
+    fm = first_seed_run(select(faithful(table), condition="feature_map", metric="activations", status="ok"))
     seed = int(fm["seed"].iloc[0])
     digit = int(fm["digit"].dropna().iloc[0])
     cols = 8
@@ -66,8 +67,8 @@ def feature_maps(table: pd.DataFrame, summary: pd.DataFrame):
 
 
 def receptive_fields(table: pd.DataFrame, summary: pd.DataFrame):
-    grads = first_seed_run(select(table, condition="rf_gradient", metric="abs_grad", status="ok"))
-    rf = select(summary, condition="receptive_field")
+    grads = first_seed_run(select(faithful(table), condition="rf_gradient", metric="abs_grad", status="ok"))
+    rf = select(faithful(summary), condition="receptive_field")
     fig = plt.figure(figsize=(9, 5.2))
     gs = fig.add_gridspec(2, len(LAYERS), height_ratios=[1, 1.1])
     box = {lay: (one_row(rf, layer=lay, state="trained", metric="first")["mean"],

@@ -19,8 +19,88 @@ THRESHOLDS = load_study("lenet5")["thresholds"]
 
 
 def test_thresholds_of_the_study_file():
-    assert THRESHOLDS == {"test_error_max": 0.05, "kernel_structure_gain_min": 0.10, "rf_mismatch_max": 0.5,
-                          "rf_growth_min": 2.0}
+    # set before the confirmation runs (history 2026-12-01, issue 12): the test-error bound is the competence
+    # target of a plain loop (2.6 %) plus the 1-point tolerance an arm has against a plain loop
+    assert THRESHOLDS == {"test_error_max": 0.036, "kernel_structure_gain_min": 0.10, "rf_mismatch_max": 0.5,
+                          "rf_growth_min": 2.0, "competence_error_faithful": 0.026, "competence_error_modern": 0.021}
+
+
+def test_model_option_relu_max_keeps_the_layer_sizes_and_the_default_is_faithful():
+    faithful, modern = create_model("lenet5"), create_model("lenet5", activation="relu", pool="max")
+    assert isinstance(faithful.act, nn.Tanh) and isinstance(faithful.s2, nn.AvgPool2d)
+    assert isinstance(modern.act, nn.ReLU) and isinstance(modern.s2, nn.MaxPool2d)
+    assert isinstance(modern.s4, nn.MaxPool2d)
+    assert faithful.geometry() == modern.geometry()
+    assert sum(p.numel() for p in faithful.parameters()) == sum(p.numel() for p in modern.parameters()) == 61706
+    assert modern(torch.zeros(2, 1, 28, 28)).shape == (2, 10)
+    with pytest.raises(ValueError, match="activation 'gelu'"):
+        create_model("lenet5", activation="gelu")
+    with pytest.raises(ValueError, match="pool 'l2'"):
+        create_model("lenet5", pool="l2")
+
+
+def test_grid_is_the_faithful_net_and_the_modern_variant_with_one_recipe():
+    from convstudies.config import expand_points
+
+    points = expand_points(load_study("lenet5"), "embedded")
+    assert set(points) == {"lenet5", "lenet5_relu_max"}
+    assert points["lenet5"]["config"]["model"] == {"name": "lenet5"}
+    assert points["lenet5_relu_max"]["config"]["model"] == {"name": "lenet5", "activation": "relu", "pool": "max"}
+    train = points["lenet5"]["config"]["train"]
+    assert train == points["lenet5_relu_max"]["config"]["train"]
+    assert (train["optimizer"], train["schedule"], train["epochs"]) == ("adam", "onecycle", 30)
+    assert train["augment_affine"] == {"translate": 2, "degrees": 10, "scale": 0.1}
+    # the embedded scale trains on mnist5k's 3,500 training digits in both phases
+    for phase in ("development", "confirmation"):
+        data = expand_points(load_study("lenet5"), "embedded", phase=phase)["lenet5"]["config"]["data"]
+        assert data["dataset"] == "mnist5k" and not data.get("train_on_val") and data["n_train"] is None
+
+
+@pytest.mark.parametrize("phase,n_train", [("development", 55_000), ("confirmation", 60_000)])
+def test_full_scale_configs_follow_the_paper(phase, n_train):
+    """Full MNIST: development holds 5,000 of the official 60,000 training digits out for validation;
+    confirmation trains on all 60,000; both test on the official 10,000; 20 passes with distortions."""
+    from convstudies.config import expand_points
+    from convstudies.datasets.base import split_off_val
+    from convstudies.datasets.vision import n_val
+    from convstudies.engine.train import prepare_run_data
+
+    points = expand_points(load_study("lenet5"), "full", phase=phase)
+    assert set(points) == {"lenet5", "lenet5_relu_max"}
+    for p in points.values():
+        cfg = p["config"]
+        assert cfg["data"]["dataset"] == "mnist"
+        assert cfg["data"]["n_train"] is None and cfg["data"]["n_test"] is None
+        assert bool(cfg["data"].get("train_on_val")) == (phase == "confirmation")
+        assert cfg["train"]["epochs"] == 20 and cfg["train"]["batch_size"] == 64
+        assert cfg["train"]["augment_affine"] == {"translate": 2, "degrees": 10, "scale": 0.1}
+    # the mnist dataset's split at full size (tiny stand-in images, the official counts and labels)
+    y = torch.arange(60_000) % 10
+    x = torch.zeros(60_000, 1, 1, 1)
+    x_tr, y_tr, x_va, y_va = split_off_val(x, y, n_val("mnist", 60_000))
+    assert (len(y_tr), len(y_va)) == (55_000, 5_000)
+    y_te = torch.arange(10_000) % 10
+    ds = TensorDataset("mnist", x_tr, y_tr, x_va, y_va, torch.zeros(10_000, 1, 1, 1), y_te, 10)
+    run = prepare_run_data(ds, points["lenet5"]["config"]["data"], seed=1000)
+    assert len(run.y_train) == n_train and len(run.y_test) == 10_000
+    assert torch.equal(torch.bincount(run.y_train), torch.bincount(y if phase == "confirmation" else y_tr))
+
+
+def test_full_scale_anchors_state_the_papers_protocol():
+    from convstudies.anchors import unmet_requirements
+    from convstudies.config import expand_points
+
+    study = load_study("lenet5")
+    anchors = {a["paper"]: a for a in study["anchors"]}
+    assert set(anchors) == {0.95, 0.8}
+    conf = expand_points(study, "full", phase="confirmation")["lenet5"]["config"]
+    # ours trains on distortions: like for like with the 0.8 % result, not with the undistorted 0.95 %
+    assert unmet_requirements(anchors[0.8]["requires"], conf, "full", "confirmation") == []
+    assert unmet_requirements(anchors[0.95]["requires"], conf, "full", "confirmation")
+    dev = expand_points(study, "full", phase="development")["lenet5"]["config"]
+    assert unmet_requirements(anchors[0.8]["requires"], dev, "full", "development")
+    emb = expand_points(study, "embedded")["lenet5"]["config"]
+    assert unmet_requirements(anchors[0.8]["requires"], emb, "embedded", "confirmation")
 
 
 def test_analytic_receptive_fields_of_lenet5():
@@ -147,13 +227,14 @@ def _per_digit(rate, rng, difficulty):
 
 
 def hand_made_table(accuracy=0.97, corr_trained=0.5, mismatch=0.0, c3=14.0, seeds=(0, 1, 2), spread=0.002,
-                    f5=28.0):
+                    f5=28.0, modern_accuracy=None):
     rng = np.random.default_rng(0)
     difficulty = rng.normal(size=N_TEST)
 
     def values(point, labels, seed):
         j = spread * seed
-        yield {"condition": "test", "metric": "accuracy", "per_example": _per_digit(accuracy + j, rng, difficulty)}
+        acc = accuracy if point == "lenet5" else modern_accuracy
+        yield {"condition": "test", "metric": "accuracy", "per_example": _per_digit(acc + j, rng, difficulty)}
         yield {"condition": "final", "metric": "n_train", "value": 3500}
         yield {"condition": "final", "metric": "params", "value": 61706}
         yield {"condition": "c1_kernel", "state": "init", "metric": "neighbour_correlation", "value": 0.01 + j}
@@ -167,7 +248,10 @@ def hand_made_table(accuracy=0.97, corr_trained=0.5, mismatch=0.0, c3=14.0, seed
                     yield {"condition": "receptive_field", "layer": layer, "state": state, "metric": metric,
                            "value": v}
 
-    table = synthetic_table({"lenet5": {"model": "LeNet-5"}}, values, seeds=seeds, study="lenet5")
+    points = {"lenet5": {"model": "LeNet-5"}}
+    if modern_accuracy is not None:
+        points["lenet5_relu_max"] = {"model": "LeNet-5, ReLU + max pooling"}
+    table = synthetic_table(points, values, seeds=seeds, study="lenet5")
     return table, examples_of(table)
 
 
@@ -190,7 +274,8 @@ def run_verdict(table, examples):
     ({"mismatch": 2.0}, INCONCLUSIVE),        # measurement disagrees with the formula
     ({"c3": 8.0}, INCONCLUSIVE),              # fields barely grow
     ({"corr_trained": 0.105}, INCONCLUSIVE),  # the gain's CI straddles 0.10
-    ({"accuracy": 0.951, "spread": 0.0}, INCONCLUSIVE),  # 4.9 % error: 1,000 test digits cannot tell it from 5 %
+    ({"accuracy": 0.965, "spread": 0.0}, INCONCLUSIVE),  # 3.5 % error: 1,000 test digits cannot tell it from 3.6 %
+    ({"accuracy": 0.963, "spread": 0.0}, INCONCLUSIVE),  # the old recipe's 3.7 %: cannot pass the bound either
 ])
 def test_verdict_on_hand_made_tables(kw, expected):
     result = run_verdict(*hand_made_table(**kw))
@@ -236,6 +321,35 @@ def test_key_table_shows_the_paper_anchor_and_receptive_fields():
     assert key["quantity"].str.contains("receptive field of F5").any()
 
 
+def test_modern_variant_beside_the_faithful_one():
+    """ReLU + max pooling is reported beside the faithful net (key table, note), not evidence; the faithful
+    point alone decides, and its receptive fields and kernels are the ones checked."""
+    table, examples = hand_made_table(modern_accuracy=0.978)
+    result = run_verdict(table, examples)
+    plain = run_verdict(*hand_made_table())
+    assert result["verdict"] == plain["verdict"] == HOLDS
+    assert [e["estimate"] for e in result["evidence"]] == pytest.approx([e["estimate"] for e in plain["evidence"]])
+    note = result["note"]
+    assert "ReLU and max pooling reach 2.00% [" in note
+    assert "cost +0.80 [" in note and "paired by seed and test digit" in note
+    assert "Competence: mean test error over seeds 2.80 % (tanh, average subsampling; target at most 2.60 %: " \
+           "missed); 2.00 % (ReLU, max pooling; target at most 2.10 %: met)." in note
+    key = study.key_table(_summarize(table))
+    row = key[key["quantity"].str.startswith("test error (%), same layers with ReLU")]
+    assert len(row) == 1 and row.iloc[0]["measured"].startswith("2.00")
+    assert key.iloc[0]["measured"].startswith("2.80")
+
+
+def test_train_on_val_adds_the_validation_split_to_training(tiny_data):
+    from convstudies.engine.train import prepare_run_data
+
+    run = prepare_run_data(tiny_data, {"train_on_val": True}, seed=0)
+    assert torch.equal(run.x_train, torch.cat([tiny_data.x_train, tiny_data.x_val]))
+    assert torch.equal(run.y_train, torch.cat([tiny_data.y_train, tiny_data.y_val]))
+    assert torch.equal(run.x_val, tiny_data.x_val) and torch.equal(run.x_test, tiny_data.x_test)
+    assert len(prepare_run_data(tiny_data, {}, seed=0).y_train) == len(tiny_data.y_train)
+
+
 def test_the_studys_layer_names_are_the_models():
     from convstudies.models.lenet import LAYERS
 
@@ -276,3 +390,20 @@ def test_figures_draw(name, figure_table):
                                                                                 [5, 6, 14, 16, 28]]
     finally:
         plt.close(fig)
+
+
+def test_the_workflow_resolves_each_phase_of_the_full_scale():
+    """The plan and the training job (train-entry --phase) resolve the same per-phase configuration."""
+    from convstudies.config import validate_config
+    from convstudies.engine.jobs import entry_runs
+    from convstudies.plan import plan
+
+    for phase in ("development", "confirmation"):
+        planned = plan(validate_config({"studies": ["lenet5"], "scale": "full", "phase": phase}))["lenet5"]
+        cfg = planned["points"]["lenet5"]["config"]
+        runs = entry_runs("lenet5", "lenet5", "full", planned["seeds"], phase=phase)
+        assert [r["config"]["seed"] for r in runs] == planned["seeds"]
+        assert all({k: v for k, v in r["config"].items() if k != "seed"} == cfg for r in runs)
+        assert bool(cfg["data"].get("train_on_val")) == (phase == "confirmation")
+    # without seeds the job takes the phase's own
+    assert [r["config"]["seed"] for r in entry_runs("lenet5", "lenet5", "full", phase="development")] == [0, 1, 2, 3, 4]
