@@ -14,7 +14,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from convstudies.intervals import paired_difference, two_way_interval
+from convstudies.intervals import paired_difference, seed_interval, two_way_interval
 from convstudies.stats import example_matrix, select
 from convstudies.verdicts import Check, decide
 
@@ -26,6 +26,7 @@ ORDERED, SHUFFLED = "mnist1d", "mnist1d_shuffled"
 PAPER_MNIST1D = {("logistic", ORDERED): 0.32, ("mlp", ORDERED): 0.68, ("cnn", ORDERED): 0.94,
                  ("logistic", SHUFFLED): None, ("mlp", SHUFFLED): 0.68, ("cnn", SHUFFLED): 0.56}
 PAPER_MR = {"text_cnn": 0.761}  # Kim (2014), CNN-rand on MR, 10-fold CV
+MR_DATASETS = ("mr", "mr_cv")  # mr: one fixed split; mr_cv: 10-fold cross-validation, one fold per seed
 
 
 def entry_of(point: pd.Series) -> pd.Series:
@@ -114,14 +115,23 @@ def invariants(table: pd.DataFrame, examples: dict) -> list[Check]:
     if shuf.empty or "examples" not in shuf or shuf["examples"].isna().any():
         return []
     changed = []
-    for dataset in sorted(shuf["dataset"].unique()):
-        ordered, shuffled = matrices(table, examples, ("text_bow", dict(dataset=dataset, **ACC)),
-                                     ("text_bow", dict(dataset=dataset, condition="token_shuffle", metric="accuracy")))
-        changed.append(float(np.abs(ordered - shuffled).mean(axis=1).max()))
+    ordered = _rows(table, "text_bow", **ACC).set_index(["dataset", "seed"])["examples"]
+    for (dataset, seed), key in shuf.set_index(["dataset", "seed"])["examples"].items():
+        # run by run (the folds of a cross-validated corpus hold different sentences)
+        a, b = np.asarray(examples[ordered.loc[(dataset, seed)]], float), np.asarray(examples[key], float)
+        changed.append(float(np.abs(a - b).mean()))
     dev = max(changed)
     return [Check("bag of words: share of test sentences whose correctness changes with word-shuffled input "
                   "(max over runs)", dev, dev, dev, 0.0, "<=",
                   "a mean of word embeddings cannot see word order")]
+
+
+def _mr_interval(rows: pd.DataFrame, examples: dict, dataset: str) -> tuple[float, float, float]:
+    """MR accuracy: under cross-validation (mr_cv) each seed tests on its own fold, so the folds' accuracies
+    are the units (t-interval over folds); on the fixed split the two-way interval over seeds and sentences."""
+    if dataset == "mr_cv":
+        return seed_interval(rows.sort_values("seed")["value"].to_numpy())
+    return two_way_interval(example_matrix(rows, examples))
 
 
 def _interval(m, lo, hi) -> str:
@@ -130,18 +140,22 @@ def _interval(m, lo, hi) -> str:
 
 def _note(table: pd.DataFrame, examples: dict) -> str:
     notes = []
-    mr = select(table, dataset="mr", **ACC)
-    if not mr.empty:
+    for dataset in MR_DATASETS:
+        mr = select(table, dataset=dataset, **ACC)
+        if mr.empty:
+            continue
         parts = []
         for entry in TEXT_MODELS:
             rows = mr[entry_of(mr["point"]) == entry]
             if rows.empty:
                 continue
             paper = f" (Kim 2014: {PAPER_MR[entry]:.3f})" if entry in PAPER_MR else ""
-            parts.append(f"{rows['model'].iloc[0]} {_interval(*two_way_interval(example_matrix(rows, examples)))}{paper}")
-        notes.append("MR sentence polarity, fixed stratified 90/10 split, n = "
-                     f"{mr['seed'].nunique()} seeds (95 % intervals over seeds and test examples): "
-                     + "; ".join(parts) + ".")
+            parts.append(f"{rows['model'].iloc[0]} {_interval(*_mr_interval(rows, examples, dataset))}{paper}")
+        how = ("10-fold cross-validation, mean over n = "
+               f"{mr['seed'].nunique()} folds (95 % t-intervals over folds, which count fold and test-sentence "
+               "variation)" if dataset == "mr_cv" else "fixed stratified 90/10 split, n = "
+               f"{mr['seed'].nunique()} seeds (95 % intervals over seeds and test examples)")
+        notes.append(f"MR sentence polarity, {how}: " + "; ".join(parts) + ".")
     present = [e for e in MNIST1D_MODELS if not _rows(table, e, dataset=SHUFFLED, **ACC).empty
                and not _rows(table, e, dataset=ORDERED, **ACC).empty]
     if present:
@@ -170,7 +184,7 @@ def key_table(summary: pd.DataFrame) -> pd.DataFrame:
                      "shuffled": s["mean"].iloc[0] if len(s) else np.nan, "ci shuffled": _ci(s.iloc[0]) if len(s) else "",
                      "paper": PAPER_MNIST1D.get((entry, ORDERED)), "paper shuffled": PAPER_MNIST1D.get((entry, SHUFFLED)),
                      "parameters": int(p["mean"].iloc[0]) if len(p) else None})
-    for dataset, task in (("negation", "negation corpus"), ("mr", "MR")):
+    for dataset, task in (("negation", "negation corpus"), ("mr", "MR"), ("mr_cv", "MR (10-fold CV)")):
         for entry in TEXT_MODELS:
             o = acc[(acc["entry"] == entry) & (acc["dataset"] == dataset)]
             if o.empty:
@@ -179,7 +193,7 @@ def key_table(summary: pd.DataFrame) -> pd.DataFrame:
             rows.append({"task": task, "model": o["model"].iloc[0], "accuracy": o["mean"].iloc[0], "ci": _ci(o.iloc[0]),
                          "shuffled": s["mean"].iloc[0] if len(s) else np.nan,
                          "ci shuffled": _ci(s.iloc[0]) if len(s) else "",
-                         "paper": PAPER_MR.get(entry) if dataset == "mr" else None, "paper shuffled": None,
+                         "paper": PAPER_MR.get(entry) if dataset in MR_DATASETS else None, "paper shuffled": None,
                          "parameters": None})
     out = pd.DataFrame(rows)
     for c in ("paper", "paper shuffled"):

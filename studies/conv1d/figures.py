@@ -9,7 +9,8 @@ import seaborn as sns
 from convstudies.plots import new_figure
 from convstudies.stats import select
 
-from .analysis import CHANCE, MNIST1D_MODELS, ORDERED, PAPER_MNIST1D, PAPER_MR, SHUFFLED, TEXT_MODELS, entry_of
+from .analysis import (CHANCE, MNIST1D_MODELS, MR_DATASETS, ORDERED, PAPER_MNIST1D, PAPER_MR, SHUFFLED, TEXT_MODELS,
+                       entry_of)
 
 
 def _bars(ax, groups: list[str], hues: list[str], means, lows, highs, colors):
@@ -71,9 +72,10 @@ def mnist1d_accuracy(table: pd.DataFrame, summary: pd.DataFrame):
 
 def text_accuracy(table: pd.DataFrame, summary: pd.DataFrame):
     acc = select(summary, metric="accuracy", condition=["test", "token_shuffle"])
-    acc = acc[acc["dataset"].isin(["negation", "mr"])].assign(entry=lambda d: entry_of(d["point"]))
-    datasets = [d for d in ("negation", "mr") if (acc["dataset"] == d).any()]
-    titles = {"negation": "generated negation corpus", "mr": "MR sentence polarity"}
+    acc = acc[acc["dataset"].isin(["negation", *MR_DATASETS])].assign(entry=lambda d: entry_of(d["point"]))
+    datasets = [d for d in ("negation", *MR_DATASETS) if (acc["dataset"] == d).any()]
+    titles = {"negation": "generated negation corpus", "mr": "MR sentence polarity",
+              "mr_cv": "MR sentence polarity (10-fold CV)"}
     hues = ["test words in order", "test words shuffled"]
     fig, axes = plt.subplots(1, len(datasets), figsize=(3.6 * len(datasets) + 0.6, 3.6), squeeze=False, sharey=True)
     for ax, ds in zip(axes[0], datasets):
@@ -83,7 +85,7 @@ def text_accuracy(table: pd.DataFrame, summary: pd.DataFrame):
         means, lows, highs = _collect(a, "group", lambda r: hues[0] if r["condition"] == "test" else hues[1])
         centres = _bars(ax, list(names.values()), hues, means, lows, highs, sns.color_palette("muted", 2))
         ax.axhline(CHANCE, ls="--", color="grey", lw=1, label="chance")
-        if ds == "mr":
+        if ds in MR_DATASETS:
             for e, p in PAPER_MR.items():
                 if e in names:
                     ax.plot(centres[(names[e], hues[0])], p, "D", color="black", ms=5, label="Kim 2014 (CNN-rand)")
@@ -100,14 +102,14 @@ def text_filters(table: pd.DataFrame, summary: pd.DataFrame):
         ax.text(0.5, 0.5, "no top_ngrams evaluation in this run", ha="center")
         ax.axis("off")
         return fig
-    datasets = [d for d in ("negation", "mr") if (t["dataset"] == d).any()]
+    datasets = [d for d in ("negation", *MR_DATASETS) if (t["dataset"] == d).any()]
     seed = int(t["seed"].min())
     t = t[t["seed"] == seed]
     n_cols = max(t.groupby("dataset")["filter"].nunique())
     col_width = 1.6 + 0.065 * t["ngram"].str.len().max()  # room for the longest n-gram label
     fig, axes = plt.subplots(len(datasets), n_cols, figsize=(col_width * n_cols, 2.4 * len(datasets) + 0.3),
                              squeeze=False)
-    names = {"negation": "negation corpus", "mr": "MR"}
+    names = {"negation": "negation corpus", "mr": "MR", "mr_cv": "MR"}
     colours = {"positive": "#4c9a5b", "negative": "#c0504d"}
     for row, ds in zip(axes, datasets):
         d = t[t["dataset"] == ds]

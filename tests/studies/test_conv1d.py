@@ -1,5 +1,7 @@
 """conv1d study: text models, evaluations, derive, verdict, key table and figures (corpora: tests/datasets)."""
 
+import math
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -250,6 +252,177 @@ def test_mr_results_go_into_the_note():
     result, _, summary = decide(both)
     assert "MR sentence polarity" in result["note"] and "Kim 2014: 0.761" in result["note"]
     assert "MR" in set(analysis.key_table(summary)["task"])
+
+
+def test_mr_cross_validation_folds_are_the_units_of_its_interval():
+    """mr_cv: each seed tests on its own fold (different sentences, 1,066 or 1,067 of them): the note gives
+    the mean of the fold accuracies with a t-interval over folds; the invariant compares run by run."""
+    from convstudies.intervals import seed_interval
+
+    t = fake_table()
+    examples, t.attrs = examples_of(t), {}
+    rng = np.random.default_rng(0)
+    rows = []
+    for entry, acc in (("text_bow", 0.72), ("text_cnn", 0.76)):
+        for fold in range(10):
+            right = correctness(acc + 0.01 * rng.standard_normal(), 1066 + (fold < 2), rng)
+            key = f"{entry}-mr_cv-{fold}"
+            examples[key] = right
+            shuffled_key = key + "-shuffled"
+            examples[shuffled_key] = right if entry == "text_bow" else correctness(0.6, len(right), rng)
+            base = {"study": "conv1d", "point": f"{entry}-datasetmr_cv", "task": "text", "model": ENTRIES[entry][1],
+                    "dataset": "mr_cv", "run": f"r{entry}{fold}", "seed": 1000 + fold, "status": "ok"}
+            rows += [{**base, "condition": "test", "metric": "accuracy", "value": right.mean(), "examples": key},
+                     {**base, "condition": "token_shuffle", "metric": "accuracy",
+                      "value": examples[shuffled_key].mean(), "examples": shuffled_key}]
+    both = pd.concat([t, pd.DataFrame(rows)], ignore_index=True)
+    both.attrs["examples"] = examples
+    result, table, summary = decide(both)
+    folds = table[(table["dataset"] == "mr_cv") & (table["condition"] == "test")
+                  & table["point"].str.startswith("text_cnn")].sort_values("seed")["value"].to_numpy()
+    m, lo, hi = seed_interval(folds)
+    assert "10-fold cross-validation, mean over n = 10 folds" in result["note"]
+    assert f"text CNN {m:.3f} [{lo:.3f}, {hi:.3f}] (Kim 2014: 0.761)" in result["note"]
+    assert result["invariants"][0]["outcome"] == "pass"
+    key = analysis.key_table(summary)
+    assert key.loc[key["task"] == "MR (10-fold CV)", "paper"].tolist() == ["", "0.761"]
+
+
+# ----------------------------------------------------------------------------- resolved configurations
+
+def _points(scale):
+    from convstudies.config import expand_points, load_study
+
+    return expand_points(load_study("conv1d"), scale)
+
+
+@pytest.mark.parametrize("scale", ["embedded", "full"])
+def test_mnist1d_models_follow_the_papers_protocol(scale):
+    """Greydanus (2020)'s benchmark: Adam at a constant 0.01, batches of 100, 6,000 steps (150 epochs of
+    4,000), the paper's models (no batch norm), at the embedded and the full scale alike."""
+    pts = {p: v["config"] for p, v in _points(scale).items() if v["labels"]["task"] == "MNIST-1D"}
+    assert sorted(pts) == sorted(f"{m}-dataset{d}" for m in ("logistic", "mlp", "cnn")
+                                 for d in ("mnist1d", "mnist1d_shuffled"))
+    for cfg in pts.values():
+        t = cfg["train"]
+        assert (t["optimizer"], t["lr"], t["schedule"], t["batch_size"], t["weight_decay"]) == ("adam", 0.01, "constant", 100, 0.0)
+        assert max(t["epochs"], math.ceil(t["min_steps"] / (4000 // t["batch_size"]))) * (4000 // t["batch_size"]) == 6000
+        assert cfg["data"].get("n_train") is None and cfg["data"]["train_fraction"] == 1.0
+    assert pts["mlp-datasetmnist1d"]["model"] == {"name": "mnist1d_mlp", "width": 100}
+    assert pts["logistic-datasetmnist1d"]["model"] == {"name": "logistic"}
+    blocks = pts["cnn-datasetmnist1d"]["model"]["blocks"]
+    assert [(b["filters"], b["kernel"], b["stride"], b["padding"]) for b in blocks] == [(25, 5, 2, 1), (25, 3, 2, 1), (25, 3, 2, 1)]
+    assert not any(b.get("norm") for b in blocks) and pts["cnn-datasetmnist1d"]["model"]["head"] == "flatten"
+
+
+def test_the_papers_models_have_the_papers_sizes():
+    assert n_params(create_model("mnist1d_mlp", in_shape=(1, 40))) == 15210  # MLPBase in greydanus/mnist1d
+    assert n_params(create_model("logistic", in_shape=(1, 40))) == 410
+    cfg = _points("embedded")["cnn-datasetmnist1d"]["config"]["model"]
+    cnn = create_model(cfg["name"], in_shape=(1, 40), **{k: v for k, v in cfg.items() if k != "name"})
+    assert n_params(cnn) == 5210  # ConvBase: 25 channels, 125 flattened features
+    x = torch.randn(3, 1, 40)
+    m = create_model("mnist1d_mlp", in_shape=(1, 40))
+    h = m.linear1(x.flatten(1)).relu()
+    assert torch.allclose(m(x), m.linear3(h + m.linear2(h).relu()))  # the second hidden layer is residual
+
+
+def test_full_scale_text_follows_kim_2014_with_10_fold_cross_validation():
+    from convstudies.config import load_study, seeds_for
+
+    pts = {p: v["config"] for p, v in _points("full").items() if v["entry"] in ("text_bow", "text_cnn")}
+    mr = {v["model"]["name"]: v for v in pts.values() if v["data"]["dataset"] == "mr_cv"}
+    assert set(mr) == {"text_bow", "text_cnn"}
+    for cfg in pts.values():  # Kim's recipe on both corpora
+        t = cfg["train"]
+        assert (t["optimizer"], t["lr"], t["batch_size"], t["epochs"], t["min_steps"], t["schedule"], t["max_norm"]) == (
+            "adadelta", 1.0, 50, 25, 0, "constant", 3.0)
+        assert cfg["model"]["embed_dim"] == 300 and cfg["data"]["cv_folds"] == 10
+    assert {k: mr["text_cnn"]["model"][k] for k in ("widths", "maps", "dropout")} == {"widths": [3, 4, 5], "maps": 100,
+                                                                                       "dropout": 0.5}
+    seeds = seeds_for(load_study("conv1d"), "full")
+    assert sorted(s % 10 for s in seeds) == list(range(10))  # one confirmation seed per fold
+    anchor = next(a for a in load_study("conv1d")["anchors"] if "MR" in a["name"])
+    assert anchor["point"]["full"] in pts and pts[anchor["point"]["full"]]["data"]["dataset"] == "mr_cv"
+    assert anchor["requires"]["data.cv_folds"] == 10 and anchor["requires"]["train.optimizer"] == "adadelta"
+
+
+def test_anchors_name_points_that_exist_and_what_the_protocol_requires():
+    from convstudies.config import load_study
+
+    study = load_study("conv1d")
+    for a in study["anchors"]:
+        for scale, point in (a["point"].items() if isinstance(a["point"], dict) else [("embedded", a["point"])]):
+            cfg = _points(scale)[point]["config"]
+            for key, value in a["requires"].items():
+                if key not in ("scale", "phase"):
+                    node = cfg
+                    for part in key.split("."):
+                        node = node[part]
+                    assert node == value, (a["name"], scale, key)
+
+
+# ----------------------------------------------------------------------------- data and engine additions
+
+def test_cv_folds_are_stratified_fixed_and_the_seed_picks_the_fold():
+    from convstudies.datasets.base import TensorDataset, cv_folds
+    from convstudies.engine.train import prepare_run_data
+
+    y = torch.tensor([0] * 530 + [1] * 540)
+    folds = cv_folds(y.numpy(), 10)
+    assert np.array_equal(folds, cv_folds(y.numpy(), 10))  # deterministic
+    assert set(np.bincount(folds)) <= {106, 107, 108}
+    assert all(abs(y.numpy()[folds == f].mean() - y.float().mean().item()) < 0.01 for f in range(10))
+    x = torch.arange(len(y)).float()[:, None]
+    pool = TensorDataset("pool", x, y, x[:0], y[:0], x[:0], y[:0], 2)
+    tested = []
+    for seed in range(1000, 1010):
+        run = prepare_run_data(pool, {"cv_folds": 10}, seed)
+        ids = [set(getattr(run, f"x_{s}")[:, 0].long().tolist()) for s in ("train", "val", "test")]
+        assert not (ids[0] & ids[1]) and not (ids[0] & ids[2]) and not (ids[1] & ids[2])
+        assert len(ids[0] | ids[1] | ids[2]) == len(y) and len(ids[1]) == round(0.1 * (len(y) - len(ids[2])))
+        assert ids[2] == set(np.flatnonzero(folds == seed % 10).tolist())
+        tested += ids[2]
+    assert sorted(tested) == list(range(len(y)))  # every example tested once over the 10 folds
+    with pytest.raises(ValueError, match="set data.cv_folds"):
+        prepare_run_data(pool, {}, 0)
+    own = TensorDataset("own", x[:900], y[:900], x[900:1000], y[900:1000], x[1000:], y[1000:], 2)
+    assert torch.equal(prepare_run_data(own, {"cv_folds": 10}, 3).x_test, x[1000:])  # its own split stays
+
+
+def test_adadelta_and_max_norm_as_kim():
+    from convstudies.engine.module import Classifier
+
+    model = create_model("text_cnn", in_shape=(8,), vocab_size=20, embed_dim=4, maps=3)
+    cfg = {"optimizer": "adadelta", "lr": 1.0, "weight_decay": 0.0, "momentum": 0.9, "epochs": 1,
+           "schedule": "constant", "max_norm": 3.0}
+    module = Classifier(model, cfg, num_classes=2, steps_per_epoch=1)
+    opt = module.configure_optimizers()
+    assert isinstance(opt, torch.optim.Adadelta) and opt.defaults["rho"] == 0.95 and opt.defaults["eps"] == 1e-6
+    with torch.no_grad():
+        model.fc.weight.copy_(torch.tensor([[10.0] * 9, [0.1] * 9]))
+    conv_before = model.convs[0].weight.clone()
+    module.on_train_batch_end(None, None, 0)
+    norms = model.fc.weight.norm(dim=1)
+    assert norms[0].item() == pytest.approx(3.0, rel=1e-5) and norms[1].item() == pytest.approx(0.3, rel=1e-5)
+    assert torch.equal(model.convs[0].weight, conv_before)  # only the output layer is constrained
+    Classifier(model, {**cfg, "max_norm": None}, 2, 1).on_train_batch_end(None, None, 0)  # off: nothing happens
+
+
+def test_mnist1d_uses_the_generators_split_and_a_validation_set_of_another_seed():
+    from convstudies.datasets import embedded
+
+    ordered, shuffled = embedded.mnist1d(), embedded.mnist1d_shuffled()
+    assert (len(ordered.y_train), len(ordered.y_val), len(ordered.y_test)) == (4000, 5000, 1000)
+    d = embedded.mnist1d_generate(42)
+    assert np.allclose(ordered.x_train[:, 0].numpy(), d["x"]) and np.allclose(ordered.x_test[:, 0].numpy(), d["x_test"])
+    v = embedded.mnist1d_generate(43)
+    assert np.allclose(ordered.x_val[:5, 0].numpy(), v["x"][:5])
+    assert not np.isin(ordered.x_val[:, 0, 0].numpy(), d["x"][:, 0]).any()  # other sequences
+    perm = embedded.MNIST1D_PERM  # the generator's own permutation, for every split
+    for split in ("train", "val", "test"):
+        assert torch.equal(getattr(shuffled, f"x_{split}"), getattr(ordered, f"x_{split}")[..., perm])
+        assert torch.equal(getattr(shuffled, f"y_{split}"), getattr(ordered, f"y_{split}"))
 
 
 def test_intervals_count_seeds_and_test_examples():
