@@ -1,4 +1,5 @@
-"""pooling evaluations: shift agreement per shift, and the max-pool sub-gradient of a trained net."""
+"""pooling evaluations: shift agreement per shift, Zhang (2019)'s two-random-shift consistency, and the max-pool
+sub-gradient of a trained net."""
 from __future__ import annotations
 
 import torch
@@ -31,6 +32,33 @@ def pool_shift_agreement(model, data, cfg, shifts=(0, 1, 2, 3, 4), directions=("
         rows += [rate_row(acc / len(directions), condition="shifted", shift=s, metric="accuracy"),
                  rate_row(cons / len(directions), condition="shifted", shift=s, metric="consistency")]
     return rows
+
+
+@register_evaluation
+def zhang_consistency(model, data, cfg, offsets=(-2, -1, 0, 1)):
+    """Zhang (2019)'s consistency: how often two random shifts of the same image get the same class.
+
+    Zhang, "Making convolutional networks shift-invariant again" (ICML 2019), defines it as
+    E_{X, h1, w1, h2, w2} 1{argmax P(Shift_{h1,w1}(X)) = argmax P(Shift_{h2,w2}(X))}, with both shifts
+    drawn independently and uniformly (adobe/antialiased-cnns main.py, ``validate_shift``: two
+    offsets in {0..31}^2 of a 224 crop in a 256 image, i.e. -16..15 around the centre crop, one period
+    of the nets' total stride 32). Here every test digit is classified at every offset (dy, dx) in
+    ``offsets`` x ``offsets`` (zero fill, as on the canvas); with p_c the fraction of those offsets that
+    give class c, the digit's consistency is sum_c p_c^2, the exact probability that two independent
+    uniform draws (the same one included, as in Zhang's draws) agree, so no sampling noise is added.
+    Rows (condition ``shift_pair``): consistency and accuracy (mean over the offsets), per digit.
+    """
+    x, y = data.x_test, data.y_test
+    offs = [(dy, dx) for dy in offsets for dx in offsets]
+    counts = torch.zeros(len(y), data.num_classes, device=y.device)
+    acc = torch.zeros(len(y), device=y.device)
+    for dy, dx in offs:
+        pred = predict(model, translate(x, dy, dx)).argmax(1)
+        counts[torch.arange(len(y), device=y.device), pred] += 1
+        acc += (pred == y).float()
+    p = counts / len(offs)
+    return [rate_row((p ** 2).sum(1), condition="shift_pair", metric="consistency"),
+            rate_row(acc / len(offs), condition="shift_pair", metric="accuracy")]
 
 
 def maxpool_gradient_check(act, pool, upstream) -> dict:
@@ -87,13 +115,20 @@ def maxpool_subgradient(model, data, cfg, n_images: int = 200, seed: int = 0):
     windows, how many elements a tied window passes gradient to, whether it is the first
     maximal one and the share of tied windows whose maximum is 0, the fraction of windows
     whose gradient reaches other than one element, and the largest gradient outside every
-    window. Nets without a max-pooling layer give no rows.
+    window. Nets without a max-pooling layer give no rows, and so do nets whose first max pool is
+    not a pool of non-overlapping, unpadded windows of at least 2 (stride = window), which the
+    check does not handle.
     """
     blocks = list(getattr(model, "features", []))
     for block in blocks:
         if isinstance(block, nn.Sequential) and isinstance(block[-1], nn.MaxPool2d):
             break
     else:
+        return []
+    pool = block[-1]
+    k = pool.kernel_size if isinstance(pool.kernel_size, int) else pool.kernel_size[0]
+    s = pool.stride if isinstance(pool.stride, int) else pool.stride[0]
+    if k < 2 or s != k or pool.padding not in (0, (0, 0)) or pool.dilation not in (1, (1, 1)):
         return []
     model.eval()
     x = data.x_test[:n_images]

@@ -120,7 +120,68 @@ def test_subgradient_evaluation_on_a_model_and_none_without_max_pool():
     assert evaluations.maxpool_subgradient(create_model("cnn_sweep", layers=1, pool="avg"), _data(), {}) == []
 
 
+def test_zhang_consistency_is_the_exact_two_random_shift_agreement():
+    """Per digit: the probability that two independent uniform offsets give the same class, computed
+    by brute force over every pair of offsets (the same offset included, as in Zhang's draws)."""
+    torch.manual_seed(0)
+    model = create_model("cnn_sweep", layers=1, filters=4, pool="max")
+    data = _data(n=30)
+    offsets = (-2, -1, 0, 1)
+    rows = {r["metric"]: r for r in evaluations.zhang_consistency(model, data, {}, offsets=offsets)}
+    from convstudies.evaluations.common import predict
+    from convstudies.shifts import translate
+
+    preds = torch.stack([predict(model, translate(data.x_test, dy, dx)).argmax(1)
+                         for dy in offsets for dx in offsets])  # (16, N)
+    brute = (preds[:, None, :] == preds[None, :, :]).float().mean((0, 1))
+    assert torch.allclose(rows["consistency"]["per_example"], brute, atol=1e-6)
+    assert torch.allclose(rows["accuracy"]["per_example"], (preds == data.y_test).float().mean(0), atol=1e-6)
+    assert rows["consistency"]["condition"] == "shift_pair"
+    assert float(brute.min()) >= 1 / 16 - 1e-6  # a digit always agrees with itself on the same offset
+
+
+def test_zhang_consistency_is_one_for_a_shift_invariant_net():
+    class Invariant(nn.Module):  # sums the image: the same logits for every shift that loses no pixel
+        def forward(self, x):
+            return torch.stack([x.sum((1, 2, 3)) * (i + 1) for i in range(10)], 1)
+
+    x = torch.zeros(6, 1, 12, 12)
+    x[:, :, 4:8, 4:8] = torch.rand(6, 1, 4, 4)
+    y = torch.zeros(6, dtype=torch.long)
+    data = TensorDataset("toy", x, y, x, y, x, y, 10)
+    rows = {r["metric"]: r for r in evaluations.zhang_consistency(Invariant(), data, {})}
+    assert rows["consistency"]["value"] == pytest.approx(1.0)
+
+
+def test_subgradient_evaluation_skips_overlapping_windows():
+    model = create_model("cnn_sweep", in_shape=(1, 32, 32), filters=[4, 4], pool="max", pool_size=3, pool_stride=2,
+                         pool_padding="same")
+    assert evaluations.maxpool_subgradient(model, _data(size=32), {}, n_images=4) == []
+    sub = create_model("cnn_sweep", in_shape=(1, 32, 32), filters=[4, 4], pool="max", pool_size=1, pool_stride=2)
+    assert evaluations.maxpool_subgradient(sub, _data(size=32), {}, n_images=4) == []
+
+
 # ---------------------------------------------------------------- cnn_sweep
+
+def test_every_window_gives_the_same_head_at_stride_2():
+    """The window comparison's geometry: windows 1-4 at stride 2 with "same" padding all give a 16x8x8 head
+    input on the 32x32 canvas (as do the other kinds of window 2); without pool_stride the window is the stride."""
+    study = load_study("pooling")
+    base = study["defaults"]["model"]
+    kw = {k: v for k, v in base.items() if k != "name"}
+    for k in (1, 2, 3, 4):
+        m = create_model("cnn_sweep", in_shape=(1, 32, 32), **{**kw, "pool_size": k})
+        assert m.head[-1].in_features == 16 * 8 * 8, k
+        pools = [b[-1] for b in m.features]
+        assert all((p.kernel_size, p.stride, p.padding) == (k, 2, (k - 1) // 2) for p in pools)
+    for kind in ("avg", "conv", "blurmax"):
+        assert create_model("cnn_sweep", in_shape=(1, 32, 32), **{**kw, "pool": kind}).head[-1].in_features == 1024
+    plain = create_model("cnn_sweep", in_shape=(1, 32, 32), filters=[8, 16], pool="max", pool_size=4)
+    assert (plain.features[0][-1].kernel_size, plain.features[0][-1].stride) == (4, 4)
+    assert plain.head[-1].in_features == 16 * 2 * 2
+    with pytest.raises(ValueError, match="pool padding"):
+        create_model("cnn_sweep", pool="max", pool_size=2, pool_padding=2)
+
 
 def test_cnn_sweep_builds_per_layer_blocks():
     m = create_model("cnn_sweep", in_shape=(1, 28, 28), filters=[8, 16], kernel=[5, 3], pool="max",
@@ -148,8 +209,8 @@ def test_invariance_extent_interpolates_the_crossing():
 
 LABELS = {"kind-poolmax": {"pool": "max", "pool_size": 2}, "kind-poolavg": {"pool": "avg", "pool_size": 2},
           "kind-poolconv": {"pool": "conv", "pool_size": 2}, "kind-poolblurmax": {"pool": "blurmax", "pool_size": 2},
-          "kind-poolnone": {"pool": "none", "pool_size": 2}, "size-pool_size3": {"pool": "max", "pool_size": 3},
-          "size-pool_size4": {"pool": "max", "pool_size": 4}}
+          "kind-poolnone": {"pool": "none", "pool_size": 2}, "size-pool_size1": {"pool": "max", "pool_size": 1},
+          "size-pool_size3": {"pool": "max", "pool_size": 3}, "size-pool_size4": {"pool": "max", "pool_size": 4}}
 
 
 N_TEST = 500  # the embedded scale's test digits
@@ -167,11 +228,12 @@ def _per_digit(rate, rng, difficulty):
     return out
 
 
-def _table(cons: dict, noise=0.0, subgrad_error=0.0, spread=0.0, n=N_TEST, tied_zero=0.8):
+def _table(cons: dict, noise=0.0, subgrad_error=0.0, spread=0.0, n=N_TEST, tied_zero=0.8, pair=None):
     """cons: point -> consistency at shifts 0..4 (the same for every seed, plus noise per seed, clipped to [0, 1]).
 
     Every shifted row carries per-digit values; consistency at shift 0 is exactly 1 for every
-    digit; accuracy under shift is 0.9 x the consistency.
+    digit; accuracy under shift is 0.9 x the consistency. ``pair``: point -> Zhang's two-random-shift
+    consistency (default: the point's consistency at 1 px).
     """
     rng = np.random.default_rng(0)
     difficulty = rng.normal(size=n)
@@ -182,6 +244,9 @@ def _table(cons: dict, noise=0.0, subgrad_error=0.0, spread=0.0, n=N_TEST, tied_
             pe = np.ones(n) if s == 0 else _per_digit(v, rng, difficulty)
             yield {"condition": "shifted", "shift": s, "metric": "consistency", "per_example": pe}
             yield {"condition": "shifted", "shift": s, "metric": "accuracy", "per_example": _per_digit(0.9 * v, rng, difficulty)}
+        p = (pair or {}).get(point, cons[point][1])
+        yield {"condition": "shift_pair", "metric": "consistency",
+               "per_example": _per_digit(float(np.clip(p + noise * rng.standard_normal(), 0, 1)), rng, difficulty)}
         yield {"condition": "test", "metric": "accuracy", "per_example": _per_digit(0.95, rng, difficulty)}
         yield {"condition": "final", "metric": "params", "value": 1000}
         if labels["pool"] == "max":
@@ -194,7 +259,8 @@ def _table(cons: dict, noise=0.0, subgrad_error=0.0, spread=0.0, n=N_TEST, tied_
 
 GOOD = {"kind-poolmax": [1, .93, .80, .55, .35], "kind-poolavg": [1, .93, .80, .55, .35],
         "kind-poolconv": [1, .90, .68, .40, .24], "kind-poolblurmax": [1, .96, .87, .65, .47],
-        "kind-poolnone": [1, .89, .67, .40, .25], "size-pool_size3": [1, .94, .85, .70, .50],
+        "kind-poolnone": [1, .89, .67, .40, .25], "size-pool_size1": [1, .86, .65, .42, .25],
+        "size-pool_size3": [1, .94, .85, .70, .50],
         "size-pool_size4": [1, .95, .88, .80, .60]}
 
 
@@ -214,7 +280,7 @@ def _verdict(table):
 def test_derive_adds_one_row_per_run_and_metric():
     table = analysis.derive(_table(GOOD, noise=0.005))
     derived = table[table["condition"] == "shift_mean"]
-    assert len(derived) == 7 * 3 * 3  # points x seeds x (two means and the extent)
+    assert len(derived) == 8 * 3 * 3  # points x seeds x (two means and the extent)
     assert derived["examples"].isna().all()
     row = derived[(derived.point == "kind-poolmax") & (derived.seed == 0) & (derived.metric == "consistency_1_2px")]
     cons = table[(table.point == "kind-poolmax") & (table.seed == 0) & (table.metric == "consistency")]
@@ -227,8 +293,10 @@ def test_verdict_holds_when_pooling_helps_and_grows_with_the_window():
     assert "first maximal element" in res["note"]
     key = analysis.key_table(summary)
     assert list(key["pooling"]) == ["max pooling", "average pooling", "strided conv", "blurred max", "no pooling",
-                                    "max pooling", "max pooling"]
+                                    "subsampling (window 1)", "max pooling", "max pooling"]
+    assert list(key["window"]) == ["2", "2", "2", "2", "-", "1", "3", "4"]
     assert key["consistency @ 1 px"].iloc[0] == pytest.approx(0.93, abs=0.02)
+    assert key["Zhang consistency"].iloc[3] == pytest.approx(0.96, abs=0.02)
     ext = summary[(summary["metric"] == "invariance_extent_px") & (summary["point"] == "kind-poolmax")]["mean"]
     assert float(ext.iloc[0]) == pytest.approx(1.3, abs=0.1)
 
@@ -236,15 +304,17 @@ def test_verdict_holds_when_pooling_helps_and_grows_with_the_window():
 def test_evidence_is_paired_per_digit_and_invariants_are_apart():
     res, table, _ = _verdict(_table(GOOD, noise=0.005))
     ev, inv = res["evidence"], res["invariants"]
-    assert len(ev) == 4 and len(inv) == 2
-    assert all("consistency gain" in e["name"] for e in ev)
+    assert len(ev) == 5 and len(inv) == 2
+    assert all("consistency gain" in e["name"] for e in ev[:4]) and "Zhang" in ev[4]["name"]
     assert all("gradient" in i["name"] for i in inv) and not {i["name"] for i in inv} & {e["name"] for e in ev}
     assert all(i["ci_low"] == i["estimate"] == i["ci_high"] for i in inv)
     assert all(e["ci_high"] - e["ci_low"] > 0 for e in ev)
     # the first gain's estimate is the paired mean of the per-digit consistencies averaged over 1-2 px
     cons = table[(table.condition == "shifted") & (table.metric == "consistency") & table["shift"].isin([1, 2])]
     by_point = cons.groupby("point")["value"].mean()
-    assert ev[0]["estimate"] == pytest.approx(by_point["kind-poolmax"] - by_point["kind-poolnone"], abs=1e-6)
+    assert ev[0]["estimate"] == pytest.approx(by_point["kind-poolmax"] - by_point["size-pool_size1"], abs=1e-6)
+    pair = table[(table.condition == "shift_pair") & (table.metric == "consistency")].groupby("point")["value"].mean()
+    assert ev[4]["estimate"] == pytest.approx(pair["kind-poolblurmax"] - pair["kind-poolmax"], abs=1e-6)
 
 
 def test_intervals_count_test_sampling_even_when_seeds_agree():
@@ -269,10 +339,19 @@ def test_note_states_computed_numbers():
 
 
 def test_verdict_does_not_hold_without_a_pooling_gain():
-    cons = {**GOOD, "kind-poolmax": GOOD["kind-poolnone"]}
+    """Subsampling as consistent as max pooling at the same geometry: the first check fails, even though
+    max pooling still beats the no-pooling net (which is reported beside the evidence, not as evidence)."""
+    cons = {**GOOD, "size-pool_size1": GOOD["kind-poolmax"]}
     res, *_ = _verdict(_table(cons, noise=0.002))
     assert res["verdict"] == "does not hold"
     assert res["evidence"][0]["outcome"] == "fail"
+    assert "over no pooling at all" in res["note"]
+
+
+def test_verdict_does_not_hold_when_blurring_loses_consistency():
+    res, *_ = _verdict(_table(GOOD, noise=0.002, pair={"kind-poolblurmax": 0.85, "kind-poolmax": 0.93}))
+    assert res["verdict"] == "does not hold"
+    assert [e["outcome"] for e in res["evidence"]] == ["pass"] * 4 + ["fail"]
 
 
 def test_verdict_is_in_doubt_when_the_gradient_spreads():
