@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from convstudies.intervals import paired_difference, two_way_interval
-from convstudies.stats import example_matrix, one_row, per_seed, select
+from convstudies.stats import example_matrix, one_row, paired, per_seed, select
 from convstudies.verdicts import Check, decide
 
 SHALLOW, DEEP = "depth-depth1", "depth-depth8"
@@ -16,17 +16,55 @@ CNN = "cnn"
 
 
 def derive(table: pd.DataFrame) -> pd.DataFrame:
-    """Add one row per run: the generalisation gap, accuracy on the training digits minus test accuracy."""
+    """Add rows per run: the generalisation gap (accuracy on the training digits minus test accuracy)
+    and the learning-curve quantities (:func:`curve_rows`)."""
+    parts = [table]
     acc = select(table, metric="accuracy", condition=["train", "test"], status="ok")
-    if acc.empty:
-        return table
-    wide = acc.pivot_table(index=["point", "run"], columns="condition", values="value", aggfunc="first")
-    if not {"train", "test"} <= set(wide.columns):
-        return table
-    gap = (wide["train"] - wide["test"]).rename("value").reset_index()
+    wide = (acc.pivot_table(index=["point", "run"], columns="condition", values="value", aggfunc="first")
+            if not acc.empty else pd.DataFrame())
     base = select(table, condition="final", metric="params").drop(columns=["condition", "metric", "value"])
-    gap = base.merge(gap, on=["point", "run"]).assign(condition="gap", metric="accuracy_gap")
-    return pd.concat([table, gap], ignore_index=True)
+    if {"train", "test"} <= set(wide.columns):
+        gap = (wide["train"] - wide["test"]).rename("value").reset_index()
+        parts.append(base.merge(gap, on=["point", "run"]).assign(condition="gap", metric="accuracy_gap"))
+    parts.append(curve_rows(table, base))
+    return pd.concat(parts, ignore_index=True) if len(parts) > 1 else table
+
+
+CURVE_METRICS = ("best_val_epoch", "last_epoch", "val_acc_best", "val_acc_last", "val_acc_lost", "gap_best",
+                 "gap_last")
+
+
+def curve_rows(table: pd.DataFrame, base: pd.DataFrame) -> pd.DataFrame:
+    """Per run, from its learning curves (condition ``epoch``: training and validation accuracy after
+    every epoch), rows of condition ``curve``: the epoch (1-based) of the best validation accuracy
+    (the first one when tied) and the last epoch, validation accuracy there and the accuracy lost by
+    training on (best - last), and the train - validation gap at both epochs.
+
+    The training accuracy of an epoch is the running mean over that epoch's batches (as the
+    engine records it); it lags the weights at the epoch's end, so these gaps err low. The best
+    epoch maximises a noisy curve: its validation accuracy errs high and ``val_acc_lost`` is at
+    least 0 by construction; the gap there errs low again.
+    """
+    ep = select(table, condition="epoch", metric=["train_acc", "val_acc"], status="ok")
+    if ep.empty or "epoch" not in ep:
+        return pd.DataFrame()
+    wide = ep.pivot_table(index=["point", "run", "epoch"], columns="metric", values="value", aggfunc="first")
+    if not {"train_acc", "val_acc"} <= set(wide.columns):
+        return pd.DataFrame()
+    rows = []
+    for (point, run), g in wide.reset_index().sort_values("epoch").groupby(["point", "run"], sort=False):
+        g = g.dropna(subset=["val_acc", "train_acc"])
+        if g.empty:
+            continue
+        best, last = g.loc[g["val_acc"].idxmax()], g.iloc[-1]
+        values = {"best_val_epoch": best["epoch"] + 1, "last_epoch": last["epoch"] + 1,
+                  "val_acc_best": best["val_acc"], "val_acc_last": last["val_acc"],
+                  "val_acc_lost": best["val_acc"] - last["val_acc"],
+                  "gap_best": best["train_acc"] - best["val_acc"], "gap_last": last["train_acc"] - last["val_acc"]}
+        rows += [{"point": point, "run": run, "metric": k, "value": float(v)} for k, v in values.items()]
+    if not rows:
+        return pd.DataFrame()
+    return base.merge(pd.DataFrame(rows), on=["point", "run"]).assign(condition="curve")
 
 
 def _mean(summary, point, **conds) -> float:
@@ -89,11 +127,12 @@ def _twin_note(table, examples, summary, params, gaps, width_pts) -> str | None:
 
 
 def depth_param_error(summary: pd.DataFrame, params: dict) -> float:
-    """Largest |params(L layers) - params(1 layer) - (L - 1)(w^2 + w)| over the depth sweep (width w):
-    every extra hidden layer of w units adds a w x w weight matrix and w biases."""
+    """Largest |params(L layers) - params(1 layer) - (L - 1)(w^2 + 3w)| over the depth sweep (width w):
+    every extra hidden layer of w units adds a w x w weight matrix, w biases and 2w batch-norm
+    parameters (scale and shift)."""
     rows = select(summary, condition="final", metric="params")
     rows = rows[rows["point"].str.startswith("depth-")]
-    errors = [abs(params[r.point] - params[SHALLOW] - (r.depth - 1) * (r.width ** 2 + r.width))
+    errors = [abs(params[r.point] - params[SHALLOW] - (r.depth - 1) * (r.width ** 2 + 3 * r.width))
               for r in rows.itertuples()]
     return float(max(errors)) if errors else np.nan
 
@@ -126,9 +165,9 @@ def verdict(table: pd.DataFrame, summary: pd.DataFrame, thresholds: dict, exampl
     dep_err = depth_param_error(summary, params)
     invariants = [
         Check("parameters: 8 / 1 hidden layers (width 256)", growth, growth, growth,
-              thresholds["param_growth_min"], ">=", "parameter arithmetic: every hidden layer adds width^2 + width"),
-        Check("parameters: |measured - formula| for the depth sweep, params(1) + (L - 1)(w^2 + w)", dep_err, dep_err,
-              dep_err, 0.0, "<=", "parameter arithmetic"),
+              thresholds["param_growth_min"], ">=", "parameter arithmetic: every hidden layer adds width^2 + 3 width"),
+        Check("parameters: |measured - formula| for the depth sweep, params(1) + (L - 1)(w^2 + 3w)", dep_err, dep_err,
+              dep_err, 0.0, "<=", "parameter arithmetic (a hidden layer: weights, biases, batch-norm scale and shift)"),
         Check(f"CNN parameters / smallest MLP ({label(summary, smallest)})", fraction, fraction, fraction,
               thresholds["cnn_param_fraction_max"], "<=", "with far fewer parameters (parameter arithmetic)"),
     ]
@@ -147,6 +186,13 @@ def verdict(table: pd.DataFrame, summary: pd.DataFrame, thresholds: dict, exampl
     twin = _twin_note(table, examples, summary, params, gaps, width_pts)
     if twin:
         note.append(twin)
+    curves = curve_note(summary, depth_pts + [CNN])
+    if curves:
+        note.append(curves)
+        early = early_stop_increase(table)
+        if early is not None:
+            note.append(f"Gap at the epoch of best validation accuracy, 8 minus 1 hidden layers: {_ci(early)} "
+                        f"(paired by seed, t-interval over seeds on the fixed validation digits; not evidence).")
     outcome, thr = result["evidence"][1]["outcome"], thresholds["depth_gap_increase_min"]
     if outcome == "fail":
         note.append(f"Deeper MLPs do not overfit more at this scale by the pre-registered margin: the gap increase "
@@ -156,6 +202,42 @@ def verdict(table: pd.DataFrame, summary: pd.DataFrame, thresholds: dict, exampl
                     f"hidden layers is {_ci(increase)}, an interval containing the threshold {thr}.")
     result["note"] = " ".join(note)
     return result
+
+
+def curve_mean(summary: pd.DataFrame, point: str, metric: str) -> float:
+    """Mean over seeds of a learning-curve quantity (:func:`curve_rows`); NaN when the runs recorded no curves."""
+    rows = select(summary, point=point, condition="curve", metric=metric)
+    return float(rows["mean"].iloc[0]) if len(rows) == 1 else np.nan
+
+
+def curve_note(summary: pd.DataFrame, points: list[str]) -> str | None:
+    """What the learning curves say, per arm: the epoch of best validation accuracy against the last,
+    the validation accuracy lost by training on, and the train - validation gap at both epochs."""
+    parts = []
+    for p in points:
+        best, last = curve_mean(summary, p, "best_val_epoch"), curve_mean(summary, p, "last_epoch")
+        if np.isnan(best):
+            continue
+        parts.append(f"{label(summary, p)}: best at epoch {best:.1f} of {last:.0f}, validation accuracy "
+                     f"{curve_mean(summary, p, 'val_acc_best'):.3f} there and "
+                     f"{curve_mean(summary, p, 'val_acc_last'):.3f} at the end, gap "
+                     f"{curve_mean(summary, p, 'gap_best'):.3f} there and {curve_mean(summary, p, 'gap_last'):.3f} "
+                     f"at the end")
+    if not parts:
+        return None
+    return ("Learning curves (training accuracy as the running mean over each epoch, validation accuracy after "
+            "it; means over seeds): " + "; ".join(parts) + ". A gap that stays at the epoch of best validation "
+            "accuracy is overfitting that stopping early would not remove.")
+
+
+def early_stop_increase(table: pd.DataFrame) -> tuple[float, float, float] | None:
+    """Gap at the epoch of best validation accuracy, 8 minus 1 hidden layers: mean and 95 % t-interval over
+    seeds (paired by seed; the validation digits are fixed, so only seed variation is counted). None
+    without learning curves."""
+    if select(table, condition="curve", metric="gap_best").empty:
+        return None
+    est = paired(table, DEEP, SHALLOW, condition="curve", metric="gap_best", status="ok")
+    return None if np.isnan(est[0]) else est
 
 
 def key_table(summary: pd.DataFrame) -> pd.DataFrame:
@@ -168,6 +250,11 @@ def key_table(summary: pd.DataFrame) -> pd.DataFrame:
             "train accuracy": _mean(summary, p, condition="train", metric="accuracy"),
             "test accuracy": _mean(summary, p, condition="test", metric="accuracy"),
             "gap": _mean(summary, p, condition="gap"),
+            "best val epoch": curve_mean(summary, p, "best_val_epoch"),
+            "epochs": curve_mean(summary, p, "last_epoch"),
+            "val acc (best epoch)": curve_mean(summary, p, "val_acc_best"),
+            "val acc (last epoch)": curve_mean(summary, p, "val_acc_last"),
+            "gap at best val epoch": curve_mean(summary, p, "gap_best"),
         })
     out = pd.DataFrame(rows)
     order = [p != CNN for p in points]

@@ -63,3 +63,27 @@ def accuracy_vs_params(table: pd.DataFrame, summary: pd.DataFrame):
     lo = np.nanmin([data["ci_low"].min(), cnn["ci_low"]])
     ax.set_ylim(max(0.0, lo - 0.03), min(1.0, max(data["ci_high"].max(), cnn["ci_high"]) + 0.02))
     return fig
+
+
+def learning_curves(table: pd.DataFrame, summary: pd.DataFrame):
+    """Training and validation accuracy after every epoch, one panel per depth (width 256) and the CNN."""
+    points = sorted((p for p in mlp_points(summary) if p.startswith("depth-")), key=lambda p: int(p[len("depth-depth"):]))
+    points.append(CNN)
+    fig, axes = plt.subplots(1, len(points), figsize=(2.6 * len(points), 3.2), sharey=True, squeeze=False)
+    names = {"train_acc": "training digits", "val_acc": "validation digits"}
+    for ax, p in zip(axes[0], points):
+        rows = select(summary, point=p, condition="epoch", metric=list(names)).copy()
+        rows["epoch"] = rows["epoch"] + 1
+        rows["accuracy on"] = rows["metric"].map(names)
+        line_with_ci(rows, "epoch", "accuracy on", ax, marker="")
+        best = select(summary, point=p, condition="curve", metric="best_val_epoch")
+        if not best.empty:
+            ax.axvline(best["mean"].iloc[0], ls=":", color="0.4", lw=1)
+        title = "CNN" if p == CNN else f"MLP, {p[len('depth-depth'):]} x 256"
+        ax.set(title=title, xlabel="epoch", ylabel="accuracy")
+        legend = ax.get_legend()
+        if legend is not None and ax is not axes[0][0]:
+            legend.remove()
+    axes[0][0].legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    return fig

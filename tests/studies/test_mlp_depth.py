@@ -44,17 +44,21 @@ def _right(acc, order):
 def hand_made_table(test_acc: dict, seeds=(0, 1, 2), jitter=0.002, cnn_params=9250, val_acc: dict | None = None):
     """Runs as the workflow records them: train, test (per test digit) and validation accuracy and the
     parameter count per point. ``val_acc`` defaults to the test accuracy of each point."""
-    params = {p: cnn_params if p == "cnn" else n_params(create_model("mlp", depth=d, width=w))
+    params = {p: cnn_params if p == "cnn" else n_params(create_model("mlp_bn", depth=d, width=w))
               for p, (d, w) in POINTS.items()}
     orders = {s: np.random.default_rng(s).permutation(N_TEST) for s in seeds}
 
     def values(point, labels, seed):
         acc = test_acc[point][seed] if isinstance(test_acc[point], list) else test_acc[point] + jitter * seed
         val = (val_acc or {}).get(point, test_acc[point] if not isinstance(test_acc[point], list) else acc)
+        # learning curves: three epochs, validation best at the second (val + 0.01), then val at the last
+        curve = [(0.6, val - 0.05), (0.95, val + 0.01), (1.0, val)]
+        epochs = [{"condition": "epoch", "epoch": e, "metric": m, "value": v}
+                  for e, (tr, va) in enumerate(curve) for m, v in (("train_acc", tr), ("val_acc", va))]
         return [{"condition": "train", "metric": "accuracy", "value": 1.0, "per_example": np.ones(500)},
                 {"condition": "test", "metric": "accuracy", "per_example": _right(acc, orders[seed])},
                 {"condition": "final", "metric": "val_acc", "value": val},
-                {"condition": "final", "metric": "params", "value": params[point]}]
+                {"condition": "final", "metric": "params", "value": params[point]}, *epochs]
 
     points = {p: {"model": "CNN" if p == "cnn" else "MLP", "depth": d, "width": w} for p, (d, w) in POINTS.items()}
     table = synthetic_table(points, values, seeds=seeds, study="mlp_depth")
@@ -81,13 +85,29 @@ def test_derive_adds_one_gap_row_per_run():
     assert g["metric"].item() == "accuracy_gap" and g["depth"].item() == 8
 
 
+def test_derive_adds_the_learning_curve_quantities_per_run():
+    table = hand_made_table(DEEP_OVERFITS, val_acc={**DEEP_OVERFITS, "depth-depth8": 0.80})
+    curve = table[(table.condition == "curve") & (table.point == "depth-depth8") & (table.seed == 1)]
+    got = dict(zip(curve["metric"], curve["value"]))
+    assert got == pytest.approx({"best_val_epoch": 2, "last_epoch": 3, "val_acc_best": 0.81, "val_acc_last": 0.80,
+                                 "val_acc_lost": 0.01, "gap_best": 0.95 - 0.81, "gap_last": 0.20})
+    assert curve["depth"].eq(8).all() and len(table[table.condition == "curve"]) == 7 * 3 * 7
+
+
+def test_derive_without_learning_curves_adds_no_curve_rows():
+    table = hand_made_table(DEEP_OVERFITS)
+    bare = table[~table.condition.isin(["epoch", "curve", "gap"])].drop(columns="epoch")
+    out = analysis.derive(bare)
+    assert "curve" not in set(out.condition) and len(out[out.condition == "gap"]) == 7 * 3
+
+
 def test_verdict_holds_when_the_deep_mlp_overfits_most():
     table = hand_made_table(DEEP_OVERFITS)
     result = verdict(table)
     assert result["verdict"] == HOLDS
     ev = {e["name"]: e for e in result["evidence"]}
     inv = {e["name"]: e for e in result["invariants"]}
-    assert inv["parameters: 8 / 1 hidden layers (width 256)"]["estimate"] == pytest.approx(664074 / 203530)
+    assert inv["parameters: 8 / 1 hidden layers (width 256)"]["estimate"] == pytest.approx(668170 / 204042)
     assert ev["gap increase from 1 to 8 hidden layers"]["estimate"] == pytest.approx(0.09)
     assert "2x512" in result["note"] and "comes with depth" in result["note"]
 
@@ -98,9 +118,9 @@ def test_parameter_arithmetic_is_listed_as_invariants_apart_from_the_evidence():
     inv = {e["name"]: e for e in result["invariants"]}
     assert len(names) == 3 and not any(n.startswith(("parameters", "CNN parameters")) for n in names)
     assert set(inv) == {"parameters: 8 / 1 hidden layers (width 256)",
-                        "parameters: |measured - formula| for the depth sweep, params(1) + (L - 1)(w^2 + w)",
+                        "parameters: |measured - formula| for the depth sweep, params(1) + (L - 1)(w^2 + 3w)",
                         "CNN parameters / smallest MLP (2x64)"}
-    assert inv["parameters: |measured - formula| for the depth sweep, params(1) + (L - 1)(w^2 + w)"]["estimate"] == 0
+    assert inv["parameters: |measured - formula| for the depth sweep, params(1) + (L - 1)(w^2 + 3w)"]["estimate"] == 0
     assert all(i["ci_low"] == i["estimate"] == i["ci_high"] and i["outcome"] == "pass" for i in inv.values())
 
 
@@ -158,6 +178,8 @@ def test_note_states_computed_gaps_and_training_accuracies():
     note = verdict(table)["note"]
     assert "8x256: 0.218" in note and "1x256: 0.128" in note  # mean gaps: 1 - (0.78 or 0.87 + 0.002 mean jitter)
     assert "Accuracy on the training digits: MLPs 1.000-1.000" in note
+    assert ("8x256: best at epoch 2.0 of 3, validation accuracy 0.790 there and 0.780 at the end, gap 0.160 there "
+            "and 0.220 at the end") in note
     assert "fits its training digits" not in note
 
 
@@ -167,6 +189,9 @@ def test_key_table_lists_every_model_by_size_with_the_cnn_last():
     assert list(key["parameters"].iloc[:-1]) == sorted(key["parameters"].iloc[:-1])
     row = key[key.model.str.contains("8x256")].iloc[0]
     assert row["gap"] == pytest.approx(1 - 0.782)
+    assert row["best val epoch"] == 2 and row["epochs"] == 3
+    assert row["val acc (last epoch)"] == pytest.approx(0.78) and row["val acc (best epoch)"] == pytest.approx(0.79)
+    assert row["gap at best val epoch"] == pytest.approx(0.95 - 0.79)
 
 
 def test_study_grid_gives_a_parameter_matched_wide_twin_of_the_deep_mlp():
@@ -197,6 +222,9 @@ def test_every_figure_draws():
         fig = getattr(figures, name)(table, summary)
         assert fig.axes and all(ax.lines for ax in fig.axes)
     left, right = figures.gap_vs_depth(table, summary).axes
+    curves = figures.learning_curves(table, summary).axes
+    assert [ax.get_title() for ax in curves] == ["MLP, 1 x 256", "MLP, 2 x 256", "MLP, 4 x 256", "MLP, 8 x 256", "CNN"]
+    assert all(len(ax.lines) >= 3 for ax in curves)  # training, validation and the best-validation epoch
     assert [t.get_text() for t in left.get_legend().get_texts()][-1] == "CNN, test digits"
     assert right.get_ylim()[0] == 0
 
