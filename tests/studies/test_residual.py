@@ -131,7 +131,7 @@ def correctness(p, n, rng):
 
 def make_table(plain_deep_loss=2.0, res_deep_loss=0.02, res_deep_acc=0.95, plain_deep_acc=0.3,
                spread_plain=2.5, spread_res=0.8, noise=0.01, seeds=(0, 1, 2), depths=(8, 20, 44),
-               params=lambda net, d: 1000.0 * d, layers=lambda net, d: d):
+               params=lambda net, d: 1000.0 * d, layers=lambda net, d: d, converge=lambda net, d: True):
     points = {f"{net}-depth{d}": {"net": net, "depth": d} for net in ("plain", "residual") for d in depths}
     rng = np.random.default_rng(7)
 
@@ -151,14 +151,17 @@ def make_table(plain_deep_loss=2.0, res_deep_loss=0.02, res_deep_acc=0.95, plain
                 g = 10 ** (spread * (1 - layer / d)) * 0.1 if net == "plain" else 0.3 * 2 ** (-layer / d)
                 rows.append({"condition": c, "metric": "grad_norm", "layer": layer,
                              "kind": "fc" if layer == d else "conv", "value": g, "noisy": False})
-        rows += [{"condition": "epoch", "epoch": e, "metric": "train_loss", "value": 2.3 / (e + 1)} for e in range(3)]
+        final = loss if converge(net, d) else 2 * loss
+        rows += [{"condition": "epoch", "epoch": e, "metric": "train_loss", "noisy": False,
+                  "value": final + (2.3 - final) * np.exp(-e) if converge(net, d) else 2.3 - (2.3 - final) * e / 19}
+                 for e in range(20)]
         return rows
 
     return with_examples(analysis.derive, synthetic_table(points, values, seeds=seeds, noise=noise, study="residual"))
 
 
 THRESHOLDS = {"plain_degradation_min": 0.1, "residual_degradation_max": 0.05, "residual_gain_min": 0.05,
-              "grad_spread_gap_min": 0.5}
+              "grad_spread_gap_min": 0.5, "convergence_rel_max": 0.01, "convergence_abs_max": 0.005}
 
 
 def decide(table):
@@ -197,7 +200,7 @@ def test_invariants_are_reported_apart_from_the_evidence():
     out = decide(make_table())
     assert [e["name"].split(":")[0] for e in out["evidence"]] == [
         "plain nets", "residual nets", "test accuracy at 44 layers", "gradient-norm spread at init, 44 layers"]
-    assert len(out["invariants"]) == 2 and all(i["outcome"] == "pass" for i in out["invariants"])
+    assert len(out["invariants"]) == 3 and all(i["outcome"] == "pass" for i in out["invariants"])
     assert all(i["estimate"] == i["ci_low"] == i["ci_high"] == 0 for i in out["invariants"])
     assert not {i["name"] for i in out["invariants"]} & {e["name"] for e in out["evidence"]}
     # a parameter mismatch (shortcuts with weights) or a missing layer makes the measurement doubtful
@@ -205,6 +208,33 @@ def test_invariants_are_reported_apart_from_the_evidence():
     assert bad["verdict"] == "inconclusive" and bad["invariants"][0]["estimate"] == 50
     missing = decide(make_table(layers=lambda net, d: d - 1 if net == "plain" else d))
     assert missing["verdict"] == "inconclusive" and missing["invariants"][1]["outcome"] == "fail"
+
+
+def test_a_run_whose_training_loss_still_falls_makes_the_verdict_inconclusive():
+    table = make_table(converge=lambda net, d: not (net == "plain" and d == 44))
+    conv = analysis.convergence(table)
+    assert len(conv) == 18 and (conv["window"] == 2).all()  # 10 % of 20 epochs
+    still = conv[~analysis.converged(conv, THRESHOLDS)]
+    assert set(zip(still["net"], still["depth"])) == {("plain", 44)}
+    out = decide(table)
+    assert out["verdict"] == "inconclusive" and out["invariants"][2]["estimate"] == 3  # three seeds
+    assert "15 of 18 runs converged" in out["note"]
+    # a loss near zero whose relative change is large but whose absolute change is tiny has converged
+    tiny = pd.DataFrame({"net": "residual", "depth": 8, "seed": 0, "condition": "epoch", "metric": "train_loss",
+                         "epoch": range(10), "value": [1.0] * 8 + [0.002, 0.001]})
+    c = analysis.convergence(tiny)
+    assert c["rel"].item() == pytest.approx(0.5) and analysis.converged(c, THRESHOLDS).item()
+
+
+def test_note_gives_mean_and_best_test_error_of_the_residual_nets():
+    table = make_table()
+    errs = analysis.residual_errors(table)
+    assert errs["depth"].tolist() == [8, 20, 44] and (errs["seeds"] == 3).all()
+    acc = table[(table["net"] == "residual") & (table["depth"] == 44) & (table["condition"] == "test")]["value"]
+    assert errs.iloc[-1]["best"] == pytest.approx(100 * (1 - acc.max()))
+    assert errs.iloc[-1]["mean"] == pytest.approx(100 * (1 - acc.mean()))
+    note = decide(table)["note"]
+    assert "mean (best) of 3 seeds" in note and "their mean 6.61 %" in note
 
 
 def test_note_states_computed_numbers_in_the_direction_of_the_data():
@@ -266,3 +296,96 @@ def test_derive_adds_log10_gradient_norms():
     assert len(logs) == len(g) and np.allclose(logs["value"].to_numpy(), np.log10(g["value"].to_numpy()))
     no_grads = table[~table["metric"].isin(["grad_norm", "log10_grad_norm"])]
     assert analysis.derive(no_grads) is no_grads
+
+
+# ---------------------------------------------------------------- the full scale: He et al. (2016), section 4.2
+
+def full_points(phase):
+    from convstudies.config import expand_points, load_study
+
+    return expand_points(load_study("residual"), "full", "residual", phase)
+
+
+def steps_taken(train_cfg, n_train):
+    """Optimiser steps of a run as the engine counts them (engine.train.fit): whole epochs of
+    ceil(n / batch) steps, at least `epochs` and enough to take `min_steps`."""
+    import math
+
+    per_epoch = math.ceil(n_train / train_cfg["batch_size"])
+    return per_epoch * max(train_cfg["epochs"], math.ceil(train_cfg["min_steps"] / per_epoch))
+
+
+@pytest.mark.parametrize("phase,n_train,steps", [("development", 45_000, 64_064), ("confirmation", 50_000, 64_124)])
+def test_full_scale_follows_the_papers_protocol(phase, n_train, steps):
+    from convstudies.engine.module import lr_factor
+
+    points = full_points(phase)
+    assert {(p["labels"]["net"], p["config"]["model"]["depth"]) for p in points.values()} == {
+        *(("plain", d) for d in (20, 32, 44, 56)), *(("residual", d) for d in (20, 32, 44, 56, 110))}
+    for pid, p in points.items():
+        cfg, t = p["config"], p["config"]["train"]
+        assert cfg["data"]["dataset"] == "cifar10_pixelmean"
+        assert bool(cfg["data"].get("train_on_val")) == (phase == "confirmation")  # 45k/5k, then all 50k
+        assert cfg["model"]["width"] == 16 and cfg["model"]["shortcut"] == "A"
+        assert (t["optimizer"], t["lr"], t["momentum"], t["nesterov"], t["weight_decay"], t["batch_size"]) == (
+            "sgd", 0.1, 0.9, False, 1e-4, 128)
+        assert (t["augment_shift"], t["augment_flip"], t["augment_affine"]) == (4, True, None)
+        # 64k iterations in whole epochs: at most one epoch's steps beyond 64,000
+        assert t["min_steps"] == 64_000 and steps_taken(t, n_train) == steps
+        assert t["schedule"] == "multistep" and t["milestones"] == [32_000, 48_000]
+        deep = cfg["model"]["depth"] == 110
+        assert (t["warmup_steps"], t["warmup_lr"]) == ((400, 0.01) if deep else (0, 0.01)), pid  # only ResNet-110
+        lr = lr_factor({**t, "epochs": steps}, steps)
+        assert [round(t["lr"] * lr(s), 6) for s in (0, 399, 400, 31_999, 32_000, 47_999, 48_000, 64_000)] == (
+            [0.01, 0.01] if deep else [0.1, 0.1]) + [0.1, 0.1, 0.01, 0.01, 0.001, 0.001]
+
+
+def test_full_scale_anchors_require_the_protocol():
+    from convstudies.anchors import unmet_requirements
+    from convstudies.config import load_study
+
+    anchors = load_study("residual")["anchors"]
+    assert [a["paper"] for a in anchors] == [8.75, 7.51, 7.17, 6.97, 6.61]  # table 6; 110: mean of 5 (best 6.43)
+    for phase in ("development", "confirmation"):
+        points = full_points(phase)
+        for a in anchors:
+            unmet = unmet_requirements(a["requires"], points[a["point"]["full"]]["config"], "full", phase)
+            assert (unmet == []) == (phase == "confirmation"), (a["name"], unmet)
+
+
+def test_augment_shift_with_zero_fill_is_pad_and_crop():
+    """A 4-px shift with zero fill equals zero-padding 4 px on each side and cropping 32x32 at
+    offset (4 - dy, 4 - dx): the same set of images as the paper's pad-and-crop (in the normalised
+    input, so the fill is the mean image)."""
+    from convstudies.shifts import translate
+
+    x = torch.randn(5, 3, 32, 32)
+    dy, dx = torch.tensor([-4, -1, 0, 3, 4]), torch.tensor([4, 0, -3, 2, -4])
+    padded = torch.nn.functional.pad(x, (4, 4, 4, 4))
+    crops = torch.stack([padded[i, :, 4 - int(dy[i]):36 - int(dy[i]), 4 - int(dx[i]):36 - int(dx[i])] for i in range(5)])
+    assert torch.equal(translate(x, dy, dx), crops)
+
+
+def test_cifar10_pixelmean_subtracts_the_training_mean_image(tmp_path):
+    import pickle
+
+    from convstudies.datasets import build_dataset
+    from convstudies.datasets.sources import CIFAR_NAMES, missing_items
+
+    folder = tmp_path / "cifar-10-batches-py"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for name in CIFAR_NAMES:
+        d = {b"data": rng.integers(0, 256, (40, 3072), dtype=np.uint8), b"labels": list(np.arange(40) % 10)}
+        (folder / name).write_bytes(pickle.dumps(d))
+    assert missing_items("cifar10_pixelmean", tmp_path) == []
+    ds = build_dataset("cifar10_pixelmean", root=tmp_path)
+    assert ds.x_train.shape == (180, 3, 32, 32) and ds.x_val.shape == (20, 3, 32, 32) and ds.x_test.shape == (40, 3, 32, 32)
+    assert torch.allclose(ds.x_train.mean(0), torch.zeros(3, 32, 32), atol=1e-5)  # per pixel and channel
+    plain = build_dataset("cifar10", root=tmp_path)  # same split, same images: only the normalisation differs
+    assert torch.equal(ds.y_train, plain.y_train) and torch.equal(ds.y_test, plain.y_test)
+    from convstudies.datasets.vision import CIFAR_MEAN, CIFAR_STD
+
+    std, mean = torch.tensor(CIFAR_STD)[:, None, None], torch.tensor(CIFAR_MEAN)[:, None, None]
+    raw = plain.x_test * std + mean
+    assert torch.allclose(ds.x_test, raw - (plain.x_train * std + mean).mean(0), atol=1e-5)
