@@ -1,5 +1,6 @@
 """transfer: tables and verdict (pandas only) for pretrained vs from-scratch ResNets over target
-training-set sizes; full fine-tuning vs frozen backbone.
+training-set sizes; full fine-tuning vs frozen backbone (a linear probe). Embedded: pretrained by
+the workflow on digits 0-5 (the ``source`` point); full: timm's ImageNet weights (no source point).
 
 Evidence: test-accuracy differences between arms, paired on seeds (a pretrained run starts from
 its own seed's source run) and on the target task's test examples, with two-way intervals that
@@ -115,8 +116,13 @@ def _note(table, summary, examples, order, lpc) -> str:
             parts.append(f"{lpc[s]:.0f} label{'' if lpc[s] == 1 else 's'} per class: fine-tuned {gain_text(FINETUNE, s)}, "
                          f"frozen backbone {gain_text(FROZEN, s)} accuracy over scratch (95 % interval over seeds and "
                          "test examples).")
-    parts.append("Embedded-scale caveat: the source task is small (2,100 digits), so this measures transfer "
-                 "between related digit tasks, not the ImageNet-scale pretraining of the full scale.")
+    if len(src):
+        parts.append("Embedded-scale caveat: the source task is small (2,100 digits), so this measures transfer "
+                     "between related digit tasks, not the ImageNet-scale pretraining of the full scale.")
+    else:
+        parts.append("Pretrained weights: timm's ImageNet weights (no source run of the workflow); every arm sees "
+                     "the images resized and normalised as the weights expect. The frozen backbone is a linear "
+                     "probe: only the re-initialised classifier trains, batch-norm statistics stay ImageNet's.")
     return " ".join(parts)
 
 

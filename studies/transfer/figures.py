@@ -15,8 +15,10 @@ def accuracy_vs_labels(table: pd.DataFrame, summary: pd.DataFrame):
     fig, ax = new_figure()
     line_with_ci(acc, "labels", "arm", ax)
     ax.set(xscale="log", xlabel="training labels per class (target task)", ylabel="test accuracy", ylim=(0, 1.02))
-    ax.axhline(0.25, color="grey", lw=0.8, ls=":")
-    ax.annotate("chance (4 classes)", (ax.get_xlim()[1], 0.25), xytext=(-4, 3), textcoords="offset points",
+    # the embedded target task (digits 6-9, after a source run) has 4 classes; the full scale's CIFAR-10 10
+    classes = 4 if (table["point"] == "source").any() else 10
+    ax.axhline(1 / classes, color="grey", lw=0.8, ls=":")
+    ax.annotate(f"chance ({classes} classes)", (ax.get_xlim()[1], 1 / classes), xytext=(-4, 3), textcoords="offset points",
                 ha="right", va="bottom", fontsize=8, color="grey")
     ax.legend(title=None)
     return fig

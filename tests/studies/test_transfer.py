@@ -71,6 +71,207 @@ def test_timm_resnet_argument_errors(tmp_path, monkeypatch):
         create_model("timm_resnet", arch="resnet18", pretrained=True)
 
 
+def save_tiny_weights(path, num_classes=1000, seed=0, rename=None):
+    """A weight file as the full scale reads one: the state dict of a tiny timm ResNet at random init."""
+    torch.manual_seed(seed)
+    src = create_model("timm_resnet", in_shape=(3, 32, 32), num_classes=num_classes, **NARROW)
+    state = {(rename(k) if rename else k): v.detach().cpu() for k, v in src.state_dict().items()}
+    torch.save(state, path)
+    return src.state_dict()
+
+
+def test_timm_weights_file_loads_with_a_fresh_classifier_and_a_record(tmp_path):
+    """The full scale's path (timm.create_model pretrained, pretrained_cfg_overlay file) on a tiny file: the
+    classifier is re-initialised even when its shape agrees, and the model says what it loaded."""
+    from convstudies.engine.train import file_sha256
+
+    path = tmp_path / "resnet10t.pt"
+    saved = save_tiny_weights(path, num_classes=10)
+    torch.manual_seed(1)
+    m = create_model("timm_resnet", in_shape=(3, 32, 32), num_classes=10, pretrained=True, weights_file=str(path),
+                     **NARROW)
+    own = m.state_dict()
+    assert all(torch.equal(own[k], v) for k, v in saved.items() if not k.startswith("fc."))
+    assert not torch.equal(own["fc.weight"], saved["fc.weight"])  # same shape, still fresh
+    rec = m.initial_weights
+    assert rec["not_loaded"] == ["fc.bias", "fc.weight"] and rec["loaded"] == len(own) - 2
+    assert rec["file"] == str(path) and rec["sha256"] == file_sha256(path) and rec["from"] == "model.weights_file"
+
+
+def test_weights_that_give_no_backbone_tensor_are_refused(tmp_path):
+    path = tmp_path / "other.pt"
+    save_tiny_weights(path, rename=lambda k: "backbone." + k)  # another model's names
+    with pytest.raises(ValueError, match="loaded no backbone tensor"):
+        create_model("timm_resnet", in_shape=(3, 32, 32), num_classes=10, pretrained=True, weights_file=str(path),
+                     **NARROW)
+
+
+def test_pretrained_input_resizes_and_normalises_on_the_device_as_the_weights_expect():
+    import timm
+    import torch.nn.functional as F
+
+    torch.manual_seed(0)
+    m = create_model("timm_resnet", in_shape=(3, 32, 32), num_classes=10, pretrained_input=True, **NARROW).eval()
+    cfg = timm.data.resolve_data_config({}, model=m)  # resnet10t's pretrained_cfg: 176 px, bicubic, ImageNet stats
+    assert m.pretrained_input_size == tuple(cfg["input_size"][1:]) == (176, 176)
+    x = torch.rand(2, 3, 32, 32)
+    big = F.interpolate(x, size=(176, 176), mode=cfg["interpolation"], align_corners=False)
+    ref = (big - torch.tensor(cfg["mean"]).view(1, 3, 1, 1)) / torch.tensor(cfg["std"]).view(1, 3, 1, 1)
+    with torch.no_grad():
+        m_plain = create_model("timm_resnet", in_shape=(3, 32, 32), num_classes=10, **NARROW).eval()
+        m_plain.load_state_dict(m.state_dict())
+        assert torch.allclose(m(x), m_plain(ref), atol=1e-5)
+    assert set(m.state_dict()) == set(m_plain.state_dict())  # timm's keys: the statistics are not weights
+
+
+def test_engine_records_initial_weights_and_keeps_a_frozen_backbone_with_its_batch_norm(tmp_path, run_cfg):
+    """train.freeze_backbone is a linear probe: backbone weights and batch-norm statistics stay as loaded
+    (batch norm in eval mode), only the fresh classifier trains; provenance lists what was not loaded."""
+    import json
+
+    from convstudies.datasets.base import TensorDataset
+    from convstudies.engine.train import train
+
+    g = torch.Generator().manual_seed(0)
+    ds = TensorDataset("rgb", torch.rand(60, 3, 16, 16, generator=g), torch.arange(60) % 3,
+                       torch.rand(12, 3, 16, 16, generator=g), torch.arange(12) % 3,
+                       torch.rand(12, 3, 16, 16, generator=g), torch.arange(12) % 3, 3)
+    path = tmp_path / "w.pt"
+    saved = save_tiny_weights(path)
+    cfg = {**run_cfg, "data": {**run_cfg["data"], "dataset": "rgb"},
+           "model": {"name": "timm_resnet", **NARROW, "pretrained": True, "weights_file": str(path),
+                     "pretrained_input": True},
+           "train": {**run_cfg["train"], "epochs": 1, "batch_size": 30, "freeze_backbone": True}}
+    train(cfg, data=ds, run_dir=tmp_path / "probe")
+    after = torch.load(tmp_path / "probe" / "model.pt", weights_only=True)
+    assert [k for k, v in saved.items() if not k.startswith("fc.") and not torch.equal(v, after[k])] == []
+    rec = json.loads((tmp_path / "probe" / "provenance.json").read_text())["runtime"]["initial_weights"]
+    assert rec["not_loaded"] == ["fc.bias", "fc.weight"] and rec["input"]["input_size"] == [3, 176, 176]
+    # the embedded path (train.init_from: a source run's model.pt) records the same
+    cfg["model"] = {"name": "timm_resnet", **NARROW}
+    train(cfg, data=ds, run_dir=tmp_path / "probe2", init_weights=path)
+    after = torch.load(tmp_path / "probe2" / "model.pt", weights_only=True)
+    assert [k for k, v in saved.items() if not k.startswith("fc.") and not torch.equal(v, after[k])] == []
+    rec = json.loads((tmp_path / "probe2" / "provenance.json").read_text())["runtime"]["initial_weights"]
+    assert rec["from"] == "train.init_from" and rec["not_loaded"] == ["fc.bias", "fc.weight"]
+
+
+def test_engine_refuses_initial_weights_without_a_backbone_tensor_and_a_probe_without_weights(tmp_path):
+    from convstudies.engine.train import initial_weights, load_initial_weights
+
+    path = tmp_path / "other.pt"
+    save_tiny_weights(path, rename=lambda k: "backbone." + k)
+    m = create_model("timm_resnet", in_shape=(3, 32, 32), num_classes=10, **NARROW)
+    with pytest.raises(ValueError, match="no backbone tensor"):
+        load_initial_weights(m, path)
+    with pytest.raises(ValueError, match="freeze_backbone needs pretrained weights"):
+        initial_weights(m, None, freeze_backbone=True)
+    same = tmp_path / "same.pt"
+    saved = save_tiny_weights(same, num_classes=10)
+    assert load_initial_weights(m, same) == ["fc.bias", "fc.weight"]  # classifier of the same shape: still fresh
+    assert not torch.equal(m.state_dict()["fc.weight"], saved["fc.weight"])
+
+
+def fake_hub_cache(cache, repo="timm/resnet18.a1_in1k"):
+    snap = cache / f"models--{repo.replace('/', '--')}" / "snapshots" / "0123abc"
+    snap.mkdir(parents=True)
+    (snap / "model.safetensors").write_bytes(b"weights")
+    return snap / "model.safetensors"
+
+
+def test_offline_missing_weights_are_named_with_how_to_get_them(tmp_path):
+    from convstudies.datasets.sources import missing_weights
+
+    pretrained = {"name": "timm_resnet", "arch": "resnet18", "pretrained": True}
+    offline, cache = (lambda host: False), tmp_path / "hub"
+    msgs = missing_weights([pretrained, pretrained, {"name": "timm_resnet"}, {"name": "cnn"}], offline, cache)
+    assert len(msgs) == 1 and "timm/resnet18.a1_in1k" in msgs[0] and str(cache) in msgs[0]
+    assert "timm.create_model('resnet18', pretrained=True)" in msgs[0] and "model.weights_file" in msgs[0]
+    assert missing_weights([pretrained], lambda host: True, cache) == []  # online: timm downloads them
+    fake_hub_cache(cache)
+    assert missing_weights([pretrained], offline, cache) == []  # in the hub cache
+    local = {**pretrained, "weights_file": str(tmp_path / "resnet18.safetensors")}
+    assert "resnet18.safetensors (model.weights_file) missing" in missing_weights([local], lambda host: True, cache)[0]
+    (tmp_path / "resnet18.safetensors").write_bytes(b"weights")
+    assert missing_weights([local], offline, cache) == []
+
+
+def test_the_plan_time_weights_table_is_timms():
+    import timm
+
+    from convstudies.datasets.sources import TIMM_HUB
+
+    for arch, repo in TIMM_HUB.items():
+        assert timm.models.get_pretrained_cfg(arch).hf_hub_id == repo
+
+
+def test_workflow_stops_before_any_job_without_the_weights_offline(tmp_path, monkeypatch):
+    """Full scale offline, CIFAR-10 files present: the missing ImageNet weights stop planning, named; once
+    they are in the hub cache, planning goes on."""
+    import pickle
+    import subprocess
+
+    from conftest import snakemake_cmd
+    from convstudies.datasets.sources import CIFAR_NAMES
+
+    folder = tmp_path / "data" / "cifar-10-batches-py"
+    folder.mkdir(parents=True)
+    for name in CIFAR_NAMES:
+        (folder / name).write_bytes(pickle.dumps({b"data": np.zeros((10, 3072), np.uint8), b"labels": list(range(10))}))
+    monkeypatch.setenv("CONVSTUDIES_OFFLINE", "1")
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    cmd = snakemake_cmd(tmp_path, "-n", "--cores", "1", "--config", "scale=full", "studies=[transfer]",
+                        f"data_root={tmp_path / 'data'}", f"results_dir={tmp_path / 'res'}")
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    text = out.stdout + out.stderr
+    assert out.returncode != 0 and "pretrained weights are missing and cannot be downloaded (offline)" in text
+    assert "timm_resnet resnet18: ImageNet weights timm/resnet18.a1_in1k" in text and "Nothing to be done" not in text
+    fake_hub_cache(tmp_path / "hub")
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_full_scale_configs_follow_the_protocol():
+    """Full scale: ImageNet-pretrained ResNet-18 (no self-pretraining) vs scratch vs linear probe on CIFAR-10,
+    inputs as the weights expect, 1 to 4,500 labels per class, the same budget for every arm."""
+    from convstudies.config import expand_points, load_study
+    from convstudies.engine.train import balanced_subset
+
+    points = expand_points(load_study("transfer"), "full")
+    arms = {analysis.arm_of(p) for p in points}
+    assert arms == {"scratch", "finetune", "frozen"}  # no source run: timm's weights instead
+    y = torch.arange(45000) % 10  # CIFAR-10's 45,000 training images after the 5,000 for validation
+    lpc = {}
+    for pid, p in points.items():
+        c, arm = p["config"], analysis.arm_of(pid)
+        assert c["data"]["dataset"] == "cifar10_pixels" and c["data"]["n_train"] is None
+        m = c["model"]
+        assert (m["name"], m["arch"], m["pretrained_input"]) == ("timm_resnet", "resnet18", True)
+        assert m["channels"] == [64, 128, 256, 512] and m["stem_width"] == 64  # timm's resnet18: the weights' shapes
+        assert m.get("pretrained", False) == (arm != "scratch") and "weights_file" not in m  # hub cache or hub
+        t = c["train"]
+        assert t["init_from"] is None and t["freeze_backbone"] == (arm == "frozen")
+        assert (t["optimizer"], t["momentum"], t["weight_decay"], t["batch_size"], t["schedule"]) == (
+            "sgd", 0.9, 5e-4, 128, "cosine")
+        assert (t["epochs"], t["min_steps"], t["augment_shift"], t["augment_flip"]) == (30, 500, 4, True)
+        assert t["lr"] == {"scratch": 0.1, "finetune": 0.01, "frozen": 0.1}[arm]
+        n = len(balanced_subset(y, c["data"]["train_fraction"], None, seed=0))
+        lpc.setdefault(arm, []).append(n // 10)
+    assert {a: sorted(v) for a, v in lpc.items()} == {a: [1, 10, 100, 1000, 4500] for a in arms}
+
+
+def test_embedded_scale_keeps_its_self_pretraining():
+    from convstudies.config import expand_points, load_study
+
+    points = expand_points(load_study("transfer"), "embedded")
+    assert points["source"]["config"]["data"]["dataset"] == "mnist5k_0to5"
+    for pid, p in points.items():
+        c = p["config"]
+        assert c["model"]["arch"] == "resnet10t" and not c["model"].get("pretrained")
+        assert c["train"]["init_from"] == ("source" if analysis.arm_of(pid) in ("finetune", "frozen") else None)
+        assert c["train"]["freeze_backbone"] == (analysis.arm_of(pid) == "frozen")
+
+
 def test_source_and_target_datasets_are_disjoint_digit_tasks():
     from convstudies.datasets.embedded import mnist5k, mnist5k_0to5, mnist5k_6to9
 
