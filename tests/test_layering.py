@@ -25,7 +25,7 @@ LAYERS = [
     ["convstudies.steps"],
     ["convstudies.plan", "convstudies.registration", "convstudies.anchors"],
     ["convstudies.contract", "convstudies.codekey"],
-    ["convstudies.studies"],
+    ["convstudies.studies", "convstudies.figures_generic"],
     ["convstudies.evaluations"],
     ["convstudies.models", "convstudies.datasets"],
     ["convstudies.config", "convstudies.tables", "convstudies.stats", "convstudies.verdicts", "convstudies.plots",
