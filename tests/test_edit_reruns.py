@@ -49,7 +49,7 @@ def test_without_an_edit_nothing_is_rerun(run):
 def test_an_edit_to_one_entrys_config_retrains_that_entry_only_and_redoes_what_follows(run):
     def slower_plain_nets(doc):
         plain = next(e for e in doc["grid"] if e["id"] == "plain")
-        plain.setdefault("set", {}).setdefault("train", {})["lr"] = 0.02
+        plain.setdefault("set", {}).setdefault("train", {})["lr"] = 0.0123  # not the study's lr
 
     # the whole file is rewritten (yaml.safe_dump): only the plain entry's resolved configs change
     edit_study(run.studies_dir, slower_plain_nets, STUDY)
