@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .config import expand_points
+from .config import expand_points, schema
 from .intervals import two_way_interval
 from .stats import example_matrix, select
 
@@ -31,6 +31,17 @@ def _lookup(cfg: dict, dotted: str):
     return node
 
 
+def _is_run_key(dotted: str) -> bool:
+    """Whether a dotted key names a setting of the run configuration's schema (set or not)."""
+    node = schema("study")["$defs"]["run"]
+    for part in dotted.split("."):
+        props = node.get("properties", {})
+        if part not in props:
+            return False
+        node = props[part]
+    return True
+
+
 def unmet_requirements(requires: dict, cfg: dict, scale: str, phase: str) -> list[str]:
     """Each requirement of an anchor that the resolved configuration does not meet, in words."""
     if not requires:
@@ -39,8 +50,10 @@ def unmet_requirements(requires: dict, cfg: dict, scale: str, phase: str) -> lis
     unmet = []
     for key, want in requires.items():
         have = context[key] if key in context else _lookup(cfg, key)
-        if have is KeyError:
+        if have is KeyError and not _is_run_key(key):
             unmet.append(f"{key} is not a key of the run configuration")
+        elif have is KeyError:
+            unmet.append(f"{key} is not set; the paper's protocol needs {want!r}")
         elif have != want:
             unmet.append(f"{key} is {have!r}; the paper's protocol needs {want!r}")
     return unmet

@@ -57,6 +57,8 @@ def test_requirements_in_words():
     assert unmet_requirements({"train.min_steps": 6000, "phase": "confirmation"}, cfg, "full", "confirmation") == []
     assert unmet_requirements({"train.nope": 1}, cfg, "full", "confirmation") == [
         "train.nope is not a key of the run configuration"]
+    assert unmet_requirements({"data.train_on_val": True}, cfg, "full", "confirmation") == [
+        "data.train_on_val is not set; the paper's protocol needs True"]
 
 
 def test_an_anchor_naming_a_missing_point_is_an_error():
