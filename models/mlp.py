@@ -9,12 +9,13 @@ from ._registry import register_model
 
 
 class MLP(nn.Module):
-    def __init__(self, in_features: int, num_classes: int, depth: int, width: int, dropout: float = 0.0):
+    def __init__(self, in_features: int, num_classes: int, depth: int, width: int, dropout: float = 0.0,
+                 norm: bool = False):
         super().__init__()
         layers: list[nn.Module] = [nn.Flatten()]
         d_in = in_features
         for _ in range(depth):
-            layers += [nn.Linear(d_in, width), nn.ReLU()]
+            layers += [nn.Linear(d_in, width), *([nn.BatchNorm1d(width)] if norm else []), nn.ReLU()]
             if dropout:
                 layers.append(nn.Dropout(dropout))
             d_in = width

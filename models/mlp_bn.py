@@ -3,24 +3,8 @@ from __future__ import annotations
 
 import math
 
-from torch import nn
-
 from ._registry import register_model
-
-
-class MLPBN(nn.Module):
-    def __init__(self, in_features: int, num_classes: int, depth: int, width: int):
-        super().__init__()
-        layers: list[nn.Module] = [nn.Flatten()]
-        d_in = in_features
-        for _ in range(depth):
-            layers += [nn.Linear(d_in, width), nn.BatchNorm1d(width), nn.ReLU()]
-            d_in = width
-        layers.append(nn.Linear(d_in, num_classes))
-        self.net = nn.Sequential(*layers)
-
-    def forward(self, x):
-        return self.net(x)
+from .mlp import MLP
 
 
 @register_model(tiny={"depth": 1, "width": 8})
@@ -29,4 +13,4 @@ def mlp_bn(in_shape=(1, 28, 28), num_classes: int = 10, depth: int = 2, width: i
     their biases); every hidden layer has width^2 + 3 width parameters after the first."""
     if depth < 1 or width < 1:
         raise ValueError(f"mlp_bn needs depth >= 1 and width >= 1, got depth={depth}, width={width}")
-    return MLPBN(math.prod(in_shape), num_classes, depth, width)
+    return MLP(math.prod(in_shape), num_classes, depth, width, norm=True)

@@ -58,11 +58,8 @@ def cached_hub_file(hf_hub_id: str | None) -> Path | None:
 
 
 def sha256_of(path: str | Path) -> str:
-    h = hashlib.sha256()
     with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def _pretrained_input(module, args):

@@ -140,11 +140,8 @@ def freeze_all_but_classifier(model: torch.nn.Module) -> None:
 def file_sha256(path: str | Path) -> str:
     import hashlib
 
-    h = hashlib.sha256()
     with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def load_initial_weights(model: torch.nn.Module, path: Path, freeze_backbone: bool = False) -> list[str]:
