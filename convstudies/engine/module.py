@@ -7,7 +7,6 @@ import time
 import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
-from torchmetrics.classification import MulticlassAccuracy
 
 from ..shifts import random_affine, random_flip, random_translate
 
@@ -22,7 +21,10 @@ class Classifier(pl.LightningModule):
     """Cross-entropy classification of any ``nn.Module``; records per-epoch metrics in ``history``.
 
     Per-step values are accumulated on the device and read once per epoch, so training does
-    not synchronise with the host at every step. A non-finite epoch loss marks the run
+    not synchronise with the host at every step. The optimisation step is written out
+    (Lightning's manual optimisation: zero the gradients, backward, step, then the
+    learning-rate schedule): the same arithmetic in the same order as Lightning's automatic
+    loop, without its per-step closure machinery. A non-finite epoch loss marks the run
     diverged and stops training. Each epoch's row also goes to the trainer's logger (a
     CSVLogger: the run's metrics.csv). A checkpoint carries the augmentation generator, the
     history and the logged rows, so a resumed run continues exactly where it stopped.
@@ -34,9 +36,7 @@ class Classifier(pl.LightningModule):
         self.progress = progress  # a run label: print one line per epoch (the job log shows progress)
         self._epoch_started = time.perf_counter()
         self.model, self.cfg, self.steps_per_epoch, self.seed = model, train_cfg, steps_per_epoch, seed
-        # validate_args=False: the per-step input checks cost more than the metric itself
-        self.train_acc = MulticlassAccuracy(num_classes, average="micro", validate_args=False)
-        self.val_acc = MulticlassAccuracy(num_classes, average="micro", validate_args=False)
+        self.automatic_optimization = False
         self.history: list[dict] = []
         self.diverged_epoch: int | None = None
         self._sums: dict[str, torch.Tensor] = {}
@@ -50,6 +50,14 @@ class Classifier(pl.LightningModule):
         for m in self._frozen_norms:
             m.eval()
         self.initial_weights: dict | None = None  # what the run started from (set by the engine; provenance)
+
+    def __setattr__(self, name, value):
+        # Lightning sets _current_fx_name around each of its ~15 hook calls per step; nn.Module's
+        # __setattr__ (parameter, buffer and submodule bookkeeping) costs more than the hooks themselves
+        if name == "_current_fx_name":
+            object.__setattr__(self, name, value)
+        else:
+            super().__setattr__(name, value)
 
     def forward(self, x):
         return self.model(x)
@@ -66,14 +74,22 @@ class Classifier(pl.LightningModule):
         self._gen = torch.Generator(device=self.device)
         self._gen.manual_seed(self.seed + 1)
 
-    def _accumulate(self, key: str, loss: torch.Tensor, n: int):
-        s = self._sums.setdefault(key, torch.zeros(2, device=loss.device))
-        s[0] += loss.detach().float() * n
-        s[1] += n
+    def _accumulate(self, key: str, loss: torch.Tensor, logits: torch.Tensor, y: torch.Tensor):
+        """Add a batch's summed loss and its count of correct predictions to the epoch's sums."""
+        if key not in self._sums:
+            self._sums[key] = torch.zeros(2, device=loss.device)
+            self._sums[key + "_correct"] = torch.zeros((), dtype=torch.long, device=y.device)
+        s = self._sums[key]
+        s[0] += loss.detach().float() * len(y)
+        s[1] += len(y)
+        self._sums[key + "_correct"] += (logits.detach().argmax(1) == y).sum()
 
-    def _mean(self, key: str) -> float:
-        s = self._sums.pop(key, None)
-        return float(s[0] / s[1]) if s is not None else math.nan
+    def _means(self, key: str) -> tuple[float, float]:
+        """The epoch's mean loss and accuracy (float32 correct / total, as torchmetrics' micro accuracy)."""
+        s, correct = self._sums.pop(key, None), self._sums.pop(key + "_correct", None)
+        if s is None:
+            return math.nan, math.nan
+        return float(s[0] / s[1]), float(correct.float() / s[1])
 
     def _augment(self, x: torch.Tensor) -> torch.Tensor:
         """The training batch as the run's augmentation draws it from its own generator."""
@@ -91,9 +107,18 @@ class Classifier(pl.LightningModule):
         x = self._augment(x)
         logits = self.model(x)
         loss = F.cross_entropy(logits, y)
-        self._accumulate("train_loss", loss, len(y))
-        self.train_acc.update(logits.detach(), y)
-        return loss
+        self._accumulate("train", loss, logits, y)
+        self._optimise(loss)
+
+    def _optimise(self, loss: torch.Tensor):
+        """One optimiser step on ``loss``, then one step of the learning-rate schedule."""
+        opt = self.optimizers()
+        opt.zero_grad()
+        self.manual_backward(loss)
+        opt.step()
+        schedule = self.lr_schedulers()
+        if schedule is not None:
+            schedule.step()
 
     def on_train_batch_end(self, outputs, batch, batch_idx):
         if self.cfg.get("max_norm"):  # Kim (2014): after each step, rescale the output layer's per-class weight vectors
@@ -104,14 +129,13 @@ class Classifier(pl.LightningModule):
     def validation_step(self, batch, batch_idx):
         x, y = batch
         logits = self.model(x)
-        self._accumulate("val_loss", F.cross_entropy(logits, y), len(y))
-        self.val_acc.update(logits, y)
+        self._accumulate("val", F.cross_entropy(logits, y), logits, y)
 
     def on_validation_epoch_end(self):
         if self.trainer.sanity_checking:
             return
-        self._record(val_loss=self._mean("val_loss"), val_acc=float(self.val_acc.compute()))
-        self.val_acc.reset()
+        val_loss, val_acc = self._means("val")
+        self._record(val_loss=val_loss, val_acc=val_acc)
 
     def on_train_epoch_start(self):
         self._epoch_started = time.perf_counter()
@@ -119,9 +143,8 @@ class Classifier(pl.LightningModule):
             m.eval()
 
     def on_train_epoch_end(self):
-        loss = self._mean("train_loss")
-        self._record(train_loss=loss, train_acc=float(self.train_acc.compute()))
-        self.train_acc.reset()
+        loss, acc = self._means("train")
+        self._record(train_loss=loss, train_acc=acc)
         if not math.isfinite(loss):
             self.diverged_epoch = self.current_epoch
             self.trainer.should_stop = True
@@ -185,7 +208,7 @@ class Classifier(pl.LightningModule):
             sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=c["lr"], total_steps=total)
         else:
             sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_factor(c, total))
-        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+        return {"optimizer": opt, "lr_scheduler": sched}  # stepped after every optimiser step (training_step)
 
 
 def frozen_norms(model: torch.nn.Module) -> list[torch.nn.Module]:

@@ -114,7 +114,7 @@ class SeedBatchClassifier(Classifier):
     def training_step(self, batch, batch_idx):
         x, y = batch
         logits = self.model(self._augment(x))
-        return self._per_seed("train", logits, y).sum()
+        self._optimise(self._per_seed("train", logits, y).sum())
 
     def validation_step(self, batch, batch_idx):
         x, y = batch

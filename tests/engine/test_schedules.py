@@ -34,7 +34,7 @@ def test_onecycle_refuses_warmup():
     with pytest.raises(ValueError, match="warmup_steps does not combine with schedule onecycle"):
         module.configure_optimizers()
     cfg["warmup_steps"] = 0
-    sched = module.configure_optimizers()["lr_scheduler"]["scheduler"]
+    sched = module.configure_optimizers()["lr_scheduler"]
     assert isinstance(sched, torch.optim.lr_scheduler.OneCycleLR) and sched.total_steps == 20
 
 
