@@ -34,3 +34,49 @@ def test_gpu_speed_harness_smoke_run_on_synthetic_data(tmp_path):
 def test_seed_batch_harness_prints_the_speed_ups():
     out = run("benchmarks/seed_batch.py", "--models", "mlp", "--seeds", "2", "--epochs", "1", "--repeats", "1")
     assert "seed-batched" in out and "speed-up over separate engine" in out and "device: CPU" in out
+
+
+def test_stage_times_reads_jobs_stages_and_studies_from_a_snakemake_log(tmp_path):
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    from stage_times import parse, summarise
+
+    log = """[Wed Dec  2 01:40:50 2026]
+localrule prepare_data:
+    output: /r/data/mnist5k.pt
+    jobid: 3
+
+[Wed Dec  2 01:40:51 2026]
+Finished jobid: 3 (Rule: prepare_data)
+
+[Wed Dec  2 01:40:51 2026]
+localrule train:
+    input: /r/data/mnist5k.pt
+    output: /r/runs/lenet5/lenet5.json
+    log: /r/logs/train/lenet5/lenet5.log
+    jobid: 6
+
+[Wed Dec  2 01:40:52 2026]
+rule train:
+    output: /r/runs/pooling/max.json, /r/runs/pooling/max.done
+    jobid: 7
+
+[Wed Dec  2 01:41:22 2026]
+Finished jobid: 6 (Rule: train)
+
+[Wed Dec  2 01:41:32 2026]
+Finished jobid: 7 (Rule: train)
+
+[Wed Dec  2 01:41:33 2026]
+localrule tables:
+    jobid: 9
+
+[Wed Dec  2 01:41:35 2026]
+Finished jobid: 9 (Rule: tables)
+"""
+    jobs = parse(log.splitlines())
+    assert [j["rule"] for j in jobs] == ["prepare_data", "train", "train", "tables"]
+    r = summarise(jobs)
+    assert r["wall_seconds"] == 45
+    assert r["stages"]["training"]["jobs"] == 2 and r["stages"]["training"]["job_seconds"] == 31 + 40
+    assert r["stages"]["data"]["job_seconds"] == 1 and r["stages"]["analysis"]["job_seconds"] == 2
+    assert r["training_by_study"] == {"lenet5": 31, "pooling": 40}

@@ -40,3 +40,36 @@ class TensorBatches:
 
     def load_state_dict(self, state: dict) -> None:
         self.generator.set_state(state["generator"])
+
+
+class BatchGroups:
+    """Consecutive batches of ``batches`` in groups of up to ``size``: Lightning's loop then runs its
+    per-step machinery (hooks, fetching, progress) once per group while the module takes one
+    optimiser step per batch, the same steps in the same order (``global_step`` still counts them).
+    On a small CPU that machinery costs ~0.5 ms a step, a few percent of a LeNet-5 step and half of
+    an MNIST-1D MLP's. The shuffle state is the wrapped iterable's, for checkpoints."""
+
+    def __init__(self, batches, size: int = 8):
+        if size < 1:
+            raise ValueError(f"a batch group holds at least one batch, not {size}")
+        self.batches, self.size = batches, size
+
+    def __len__(self) -> int:
+        return math.ceil(len(self.batches) / self.size)
+
+    def __iter__(self):
+        group = []
+        for batch in self.batches:
+            group.append(batch)
+            if len(group) == self.size:
+                yield group
+                group = []
+        if group:
+            yield group
+
+    def state_dict(self) -> dict:
+        return self.batches.state_dict() if hasattr(self.batches, "state_dict") else {}
+
+    def load_state_dict(self, state: dict) -> None:
+        if hasattr(self.batches, "load_state_dict"):
+            self.batches.load_state_dict(state)

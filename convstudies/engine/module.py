@@ -102,8 +102,12 @@ class Classifier(pl.LightningModule):
             x = random_affine(x, affine["translate"], affine["degrees"], affine["scale"], self._gen)
         return x
 
-    def training_step(self, batch, batch_idx):
-        x, y = batch
+    def training_step(self, group, group_idx):
+        """One optimiser step per batch of the group (:class:`~.batches.BatchGroups`)."""
+        for x, y in group:
+            self._train_batch(x, y)
+
+    def _train_batch(self, x: torch.Tensor, y: torch.Tensor):
         x = self._augment(x)
         logits = self.model(x)
         loss = F.cross_entropy(logits, y)
@@ -111,7 +115,8 @@ class Classifier(pl.LightningModule):
         self._optimise(loss)
 
     def _optimise(self, loss: torch.Tensor):
-        """One optimiser step on ``loss``, then one step of the learning-rate schedule."""
+        """One optimiser step on ``loss``, one step of the learning-rate schedule, then Kim (2014)'s
+        max-norm constraint when set (the output layer's per-class weight vectors rescaled)."""
         opt = self.optimizers()
         opt.zero_grad()
         self.manual_backward(loss)
@@ -119,9 +124,7 @@ class Classifier(pl.LightningModule):
         schedule = self.lr_schedulers()
         if schedule is not None:
             schedule.step()
-
-    def on_train_batch_end(self, outputs, batch, batch_idx):
-        if self.cfg.get("max_norm"):  # Kim (2014): after each step, rescale the output layer's per-class weight vectors
+        if self.cfg.get("max_norm"):
             last = [m for m in self.model.modules() if isinstance(m, torch.nn.Linear)][-1]
             with torch.no_grad():
                 last.weight.copy_(torch.renorm(last.weight, 2, 0, self.cfg["max_norm"]))

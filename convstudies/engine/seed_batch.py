@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from torch.func import functional_call, stack_module_state, vmap
 
 from ..models import build_model
-from .batches import TensorBatches
+from .batches import BatchGroups, TensorBatches
 from .module import Classifier, epoch_line
 
 
@@ -111,8 +111,7 @@ class SeedBatchClassifier(Classifier):
         s += torch.stack([losses.detach() * y.shape[1], correct, torch.full_like(correct, y.shape[1])], 1)
         return losses
 
-    def training_step(self, batch, batch_idx):
-        x, y = batch
+    def _train_batch(self, x: torch.Tensor, y: torch.Tensor):
         logits = self.model(self._augment(x))
         self._optimise(self._per_seed("train", logits, y).sum())
 
@@ -189,7 +188,7 @@ def fit_seed_batch(cfgs: list[dict], datas: list, device: torch.device, precisio
                          num_sanity_val_steps=0, check_val_every_n_epoch=tc.get("val_every", 1),
                          plugins=[LightningEnvironment()])
     t0 = time.perf_counter()
-    trainer.fit(module, train_batches, val_batches)
+    trainer.fit(module, BatchGroups(train_batches), val_batches)
     seconds = time.perf_counter() - t0
     return [SeedView(stacked.unstack(i).to(device), module.histories[i], module.diverged[i])
             for i in range(len(seeds))], seconds

@@ -18,7 +18,7 @@ from ..datasets.base import TensorDataset
 from ..evaluations import get_evaluation
 from ..models import build_model
 from ..shifts import place_on_canvas
-from .batches import TensorBatches
+from .batches import BatchGroups, TensorBatches
 from .provenance import provenance
 
 _DATA_CACHE: dict = {}
@@ -241,7 +241,7 @@ def fit(cfg: dict, data: TensorDataset, device: torch.device, precision: str = "
         callbacks=callbacks,
     )
     t0 = time.perf_counter()
-    trainer.fit(module, train_batches, val_batches, ckpt_path=ckpt_path)
+    trainer.fit(module, BatchGroups(train_batches), val_batches, ckpt_path=ckpt_path)
     return module, time.perf_counter() - t0
 
 

@@ -31,7 +31,7 @@ cfg, run_dir, ckpt_dir = json.loads(sys.argv[1]), Path(sys.argv[2]), Path(sys.ar
 
 class Stall(pl.Callback):
     def on_train_batch_end(self, trainer, *args):
-        if trainer.current_epoch == 2 and trainer.fit_loop.epoch_loop.batch_progress.current.completed == 3:
+        if trainer.current_epoch == 2 and trainer.fit_loop.epoch_loop.batch_progress.current.completed == 1:  # a group of batches into epoch 3
             (ckpt_dir / "stalled").touch()
             time.sleep(600)
 
