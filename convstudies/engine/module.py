@@ -115,8 +115,8 @@ class Classifier(pl.LightningModule):
         self._optimise(loss)
 
     def _optimise(self, loss: torch.Tensor):
-        """One optimiser step on ``loss``, one step of the learning-rate schedule, then Kim (2014)'s
-        max-norm constraint when set (the output layer's per-class weight vectors rescaled)."""
+        """One optimiser step on ``loss``, one step of the learning-rate schedule, then the max-norm
+        constraint when set."""
         opt = self.optimizers()
         opt.zero_grad()
         self.manual_backward(loss)
@@ -124,6 +124,11 @@ class Classifier(pl.LightningModule):
         schedule = self.lr_schedulers()
         if schedule is not None:
             schedule.step()
+        self.apply_max_norm()
+
+    def apply_max_norm(self):
+        """Kim (2014)'s constraint when ``max_norm`` is set: rescale the output layer's per-class
+        weight vectors to at most that L2 norm (nothing else changes)."""
         if self.cfg.get("max_norm"):
             last = [m for m in self.model.modules() if isinstance(m, torch.nn.Linear)][-1]
             with torch.no_grad():

@@ -402,11 +402,12 @@ def test_adadelta_and_max_norm_as_kim():
     with torch.no_grad():
         model.fc.weight.copy_(torch.tensor([[10.0] * 9, [0.1] * 9]))
     conv_before = model.convs[0].weight.clone()
-    module.on_train_batch_end(None, None, 0)
+    module.apply_max_norm()
     norms = model.fc.weight.norm(dim=1)
     assert norms[0].item() == pytest.approx(3.0, rel=1e-5) and norms[1].item() == pytest.approx(0.3, rel=1e-5)
     assert torch.equal(model.convs[0].weight, conv_before)  # only the output layer is constrained
-    Classifier(model, {**cfg, "max_norm": None}, 2, 1).on_train_batch_end(None, None, 0)  # off: nothing happens
+    Classifier(model, {**cfg, "max_norm": None}, 2, 1).apply_max_norm()  # off: nothing happens
+    assert model.fc.weight.norm(dim=1)[0].item() == pytest.approx(3.0, rel=1e-5)
 
 
 def test_mnist1d_uses_the_generators_split_and_a_validation_set_of_another_seed():
