@@ -79,14 +79,12 @@ def main() -> None:
     precision = resolve_precision("32-true", device)
     fit(cfg, data, device, precision)  # warm-up: imports, oneDNN kernel selection
     plain_loop(cfg, data, device)
-    engine_t, plain_t = [], []
+    timed = {"engine": lambda: fit(cfg, data, device, precision)[1], "plain": lambda: plain_loop(cfg, data, device)}
+    times = {"engine": [], "plain": []}
     for i in range(a.repeats):  # ABBA order: a drift in the machine's speed hits both sides alike
-        first, second = (fit, plain_loop) if i % 2 == 0 else (plain_loop, fit)
-        t_first = first(cfg, data, device, precision)[1] if first is fit else first(cfg, data, device)
-        t_second = second(cfg, data, device, precision)[1] if second is fit else second(cfg, data, device)
-        e, q = (t_first, t_second) if first is fit else (t_second, t_first)
-        engine_t.append(e)
-        plain_t.append(q)
+        for side in ("engine", "plain") if i % 2 == 0 else ("plain", "engine"):
+            times[side].append(timed[side]())
+    engine_t, plain_t = times["engine"], times["plain"]
     steps = a.epochs * len(TensorBatches(data.x_train, data.y_train, a.batch_size))
     name = torch.cuda.get_device_name() if device.type == "cuda" else f"CPU, {a.threads} thread(s)"
     print(f"device: {name}; model {a.model}; {steps} steps of batch {a.batch_size} + {a.epochs} validation passes")

@@ -37,6 +37,7 @@ class Classifier(pl.LightningModule):
         self._epoch_started = time.perf_counter()
         self.model, self.cfg, self.steps_per_epoch, self.seed = model, train_cfg, steps_per_epoch, seed
         self.automatic_optimization = False
+        self._output_layer: torch.nn.Linear | None = None  # the layer max_norm constrains
         self.history: list[dict] = []
         self.diverged_epoch: int | None = None
         self._sums: dict[str, torch.Tensor] = {}
@@ -130,9 +131,11 @@ class Classifier(pl.LightningModule):
         """Kim (2014)'s constraint when ``max_norm`` is set: rescale the output layer's per-class
         weight vectors to at most that L2 norm (nothing else changes)."""
         if self.cfg.get("max_norm"):
-            last = [m for m in self.model.modules() if isinstance(m, torch.nn.Linear)][-1]
+            if self._output_layer is None:  # found once, not at every step
+                self._output_layer = [m for m in self.model.modules() if isinstance(m, torch.nn.Linear)][-1]
+            weight = self._output_layer.weight
             with torch.no_grad():
-                last.weight.copy_(torch.renorm(last.weight, 2, 0, self.cfg["max_norm"]))
+                weight.copy_(torch.renorm(weight, 2, 0, self.cfg["max_norm"]))
 
     def validation_step(self, batch, batch_idx):
         x, y = batch
