@@ -36,6 +36,42 @@ def test_seed_batch_harness_prints_the_speed_ups():
     assert "seed-batched" in out and "speed-up over separate engine" in out and "device: CPU" in out
 
 
+def test_mnist1d_reference_trains_the_study_points_in_a_plain_loop(tmp_path):
+    out = run("benchmarks/mnist1d_reference.py", "--seeds", "0", "--steps", "3", "--points", "cnn-datasetmnist1d",
+              "--out", str(tmp_path / "r.json"))
+    import json
+
+    runs = json.loads((tmp_path / "r.json").read_text())
+    assert {(r["order"], r["split"]) for r in runs} == {(o, s) for o in ("fixed", "reshuffle") for s in ("val", "test")}
+    assert all(r["point"] == "cnn-datasetmnist1d" and 0 <= r["accuracy"] <= 1 for r in runs)
+    assert "device: CPU" in out and "reshuffle" in out
+
+
+def test_full_scale_throughput_projects_the_protocols_steps(tmp_path):
+    out = run("benchmarks/full_scale_throughput.py", "--studies", "lenet5", "--batches", "1",
+              "--out", str(tmp_path / "r.json"))
+    import json
+
+    r = json.loads((tmp_path / "r.json").read_text())
+    rows = {row["point"]: row for row in r["points"]}
+    assert set(rows) == {"lenet5", "lenet5_relu_max"} and r["device"].startswith("CPU")
+    assert rows["lenet5"]["steps_per_run"] == 20 * 938  # 20 passes over 60,000 digits in batches of 64
+    assert rows["lenet5"]["seconds_per_step"] > 0 and rows["lenet5"]["runs"] == 5
+    assert "projected training hours" in out
+
+
+def test_full_scale_step_count_follows_he_et_al():
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    from full_scale_throughput import SHAPES, full_run_steps
+
+    from convstudies.config import expand_points, load_study
+
+    points = expand_points(load_study("residual"), "full", phase="confirmation")
+    n_train = SHAPES["cifar10_pixelmean"][1]
+    # 64k iterations as whole epochs of ceil(50,000 / 128) = 391 steps: 164 epochs
+    assert {full_run_steps(p["config"], n_train) for p in points.values()} == {164 * 391}
+
+
 def test_stage_times_reads_jobs_stages_and_studies_from_a_snakemake_log(tmp_path):
     sys.path.insert(0, str(REPO / "benchmarks"))
     from stage_times import parse, summarise
