@@ -36,8 +36,8 @@ def test_seed_batch_harness_prints_the_speed_ups():
     assert "seed-batched" in out and "speed-up over separate engine" in out and "device: CPU" in out
 
 
-def test_mnist1d_reference_trains_the_study_points_in_a_plain_loop(tmp_path):
-    out = run("benchmarks/mnist1d_reference.py", "--seeds", "0", "--steps", "3", "--points", "cnn-datasetmnist1d",
+def test_plain_reference_trains_the_study_points_in_a_plain_loop(tmp_path):
+    out = run("benchmarks/plain_reference.py", "conv1d", "--seeds", "0", "--steps", "3", "--points", "cnn-datasetmnist1d",
               "--out", str(tmp_path / "r.json"))
     import json
 

@@ -1,15 +1,15 @@
-"""MNIST-1D: the conv1d study's models trained by a plain PyTorch loop, batch order as the paper's or ours.
+"""A study's points trained by a plain PyTorch loop: is a gap to a paper the engine, the protocol or the seeds?
 
-    python benchmarks/mnist1d_reference.py --seeds 0 1 2 3 4                 # development seeds
-    python benchmarks/mnist1d_reference.py --seeds 1000 1001 1002 --out r.json
+    python benchmarks/plain_reference.py conv1d --seeds 0 1 2 3 4          # development seeds
+    python benchmarks/plain_reference.py conv1d --seeds 1000 1001 1002 --out r.json
+    python benchmarks/plain_reference.py lenet5 --seeds 1000 1001 1002 --orders reshuffle
 
-Greydanus (2020)'s training loop (notebooks/train.py of github.com/greydanus/mnist1d) walks through
-the 4,000 training sequences in one fixed order every epoch; the engine draws a new order every
-epoch. This trains the study's own MNIST-1D points (their resolved embedded configurations: the
-same architectures, initial weights, optimiser, learning rate and number of steps) in a plain loop
-with either order and reports validation and test accuracy: whether a gap between our numbers and
-the paper's table comes from the engine, from the batch order, or from the protocol itself. It
-reads no result of the workflow and decides nothing; its numbers go to RESULTS.md by hand.
+Each point's resolved embedded configuration (architecture, initial weights by seed, optimiser,
+learning rate and schedule, affine distortions, number of steps) is trained by a loop of a
+dozen lines instead of the engine and scored on the validation and test splits. Batches come in
+the engine's order (reshuffled every epoch from the run's seed) or in one fixed order every
+epoch, as Greydanus (2020)'s `notebooks/train.py` walks MNIST-1D's training set. It reads no
+result of the workflow and decides nothing; its numbers go to RESULTS.md by hand.
 """
 from __future__ import annotations
 
@@ -27,37 +27,50 @@ from convstudies.datasets import build_dataset
 from convstudies.engine.batches import TensorBatches
 from convstudies.evaluations.common import accuracy_of
 from convstudies.models import build_model
+from convstudies.shifts import random_affine
 
-POINTS = [f"{m}-dataset{d}" for m in ("logistic", "mlp", "cnn") for d in ("mnist1d", "mnist1d_shuffled")]
-ORDERS = {"fixed": False, "reshuffle": True}  # TensorBatches(shuffle=...): fixed = the paper's, reshuffle = the engine's
+POINTS = {"conv1d": [f"{m}-dataset{d}" for m in ("logistic", "mlp", "cnn") for d in ("mnist1d", "mnist1d_shuffled")],
+          "lenet5": ["lenet5", "lenet5_relu_max"]}
+ORDERS = {"fixed": False, "reshuffle": True}  # TensorBatches(shuffle=...): fixed = Greydanus's, reshuffle = the engine's
 
 
 def train_plain(cfg: dict, data, order: str, steps: int | None = None) -> torch.nn.Module:
-    """Adam (no weight decay, as the study) for the configuration's steps; ``steps`` overrides them."""
+    """Adam without weight decay at a constant or one-cycle learning rate, as these studies train;
+    ``steps`` overrides the configuration's number of steps (smoke runs)."""
     tc, seed = cfg["train"], cfg["seed"]
-    if (tc["optimizer"], tc["schedule"], tc["weight_decay"]) != ("adam", "constant", 0.0):
-        raise ValueError(f"{cfg['model']['name']}: the paper's recipe is Adam at a constant lr without weight decay")
+    if tc["optimizer"] != "adam" or tc["schedule"] not in ("constant", "onecycle") or tc["weight_decay"]:
+        raise ValueError(f"{cfg['model']['name']}: this loop trains Adam, constant or one-cycle, no weight decay")
     torch.manual_seed(seed)
     model = build_model(cfg["model"], data.in_shape, data.num_classes, seed=seed)
+    if data.x_train.dim() == 4:
+        model = model.to(memory_format=torch.channels_last)  # as the engine (same numbers, faster)
     opt = torch.optim.Adam(model.parameters(), lr=tc["lr"])
     batches = TensorBatches(data.x_train, data.y_train, tc["batch_size"], shuffle=ORDERS[order], seed=seed)
     epochs = max(tc["epochs"], math.ceil(tc.get("min_steps", 0) / len(batches)))  # as the engine counts them
-    total, done = steps if steps is not None else epochs * len(batches), 0
+    total = steps if steps is not None else epochs * len(batches)
+    sched = (torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=tc["lr"], total_steps=epochs * len(batches))
+             if tc["schedule"] == "onecycle" else None)
+    affine, gen = tc.get("augment_affine"), torch.Generator().manual_seed(seed + 1)
     model.train()
+    done = 0
     while done < total:
         for x, y in batches:
+            if affine:
+                x = random_affine(x, affine["translate"], affine["degrees"], affine["scale"], gen)
             loss = F.cross_entropy(model(x), y)
             opt.zero_grad()
             loss.backward()
             opt.step()
+            if sched is not None:
+                sched.step()
             done += 1
             if done == total:
                 break
     return model
 
 
-def measure(seeds: list[int], orders: list[str], points: list[str], steps: int | None) -> pd.DataFrame:
-    resolved = expand_points(load_study("conv1d"), "embedded")
+def measure(study: str, seeds: list[int], orders: list[str], points: list[str], steps: int | None) -> pd.DataFrame:
+    resolved = expand_points(load_study(study), "embedded")
     rows, datasets = [], {}
     for point in points:
         cfg = resolved[point]["config"]
@@ -85,15 +98,20 @@ def summarise(runs: pd.DataFrame) -> pd.DataFrame:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("study", choices=sorted(POINTS))
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     p.add_argument("--orders", nargs="+", choices=sorted(ORDERS), default=sorted(ORDERS))
-    p.add_argument("--points", nargs="+", choices=POINTS, default=POINTS)
+    p.add_argument("--points", nargs="+", default=None, help="default: the study's points in POINTS")
     p.add_argument("--steps", type=int, default=None, help="override the study's steps (smoke runs only)")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--out", default=None, help="write every run's accuracy as JSON here")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
-    runs = measure(a.seeds, a.orders, a.points, a.steps)
+    points = a.points or POINTS[a.study]
+    unknown = sorted(set(points) - set(POINTS[a.study]))
+    if unknown:
+        p.error(f"not a point of {a.study} here: {', '.join(unknown)}; choose from {', '.join(POINTS[a.study])}")
+    runs = measure(a.study, a.seeds, a.orders, points, a.steps)
     print(summarise(runs).to_string())
     print(f"device: CPU, {a.threads} thread(s), seeds {a.seeds}")
     if a.out:
