@@ -47,6 +47,13 @@ def test_plain_reference_trains_the_study_points_in_a_plain_loop(tmp_path):
     assert "device: CPU" in out and "reshuffle" in out
 
 
+def test_plain_reference_names_the_points_it_can_train():
+    out = subprocess.run([sys.executable, "benchmarks/plain_reference.py", "lenet5", "--points", "cnn-datasetmnist1d"],
+                         cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 2
+    assert "not a point of lenet5 here: cnn-datasetmnist1d; choose from lenet5, lenet5_relu_max" in out.stderr
+
+
 def test_full_scale_throughput_projects_the_protocols_steps(tmp_path):
     out = run("benchmarks/full_scale_throughput.py", "--studies", "lenet5", "--batches", "1",
               "--out", str(tmp_path / "r.json"))
