@@ -22,7 +22,7 @@ import torch
 
 from convstudies.config import deep_merge, expand_points, load_study, seeds_for
 from convstudies.datasets.base import TensorDataset
-from convstudies.engine.train import fit, resolve_device, resolve_precision
+from convstudies.engine.train import epochs_to_train, fit, resolve_device, resolve_precision
 
 # The real training sets of the full scale (confirmation phase trains on the validation images too)
 SHAPES = {"mnist": ((1, 28, 28), 60_000), "cifar10_pixelmean": ((3, 32, 32), 50_000)}
@@ -33,7 +33,7 @@ def full_run_steps(cfg: dict, n_train: int) -> int:
     """Optimiser steps of one full run, counted as the engine counts them."""
     tc = cfg["train"]
     per_epoch = math.ceil(n_train / tc["batch_size"])
-    return max(tc["epochs"], math.ceil(tc.get("min_steps", 0) / per_epoch)) * per_epoch
+    return epochs_to_train(tc, per_epoch) * per_epoch
 
 
 def synthetic(shape: tuple, n: int, n_eval: int = 256) -> TensorDataset:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import time
 
 import pandas as pd
@@ -25,6 +24,7 @@ import torch.nn.functional as F
 from convstudies.config import expand_points, load_study
 from convstudies.datasets import build_dataset
 from convstudies.engine.batches import TensorBatches
+from convstudies.engine.train import epochs_to_train
 from convstudies.evaluations.common import accuracy_of
 from convstudies.models import build_model
 from convstudies.shifts import random_affine
@@ -46,7 +46,7 @@ def train_plain(cfg: dict, data, order: str, steps: int | None = None) -> torch.
         model = model.to(memory_format=torch.channels_last)  # as the engine (same numbers, faster)
     opt = torch.optim.Adam(model.parameters(), lr=tc["lr"])
     batches = TensorBatches(data.x_train, data.y_train, tc["batch_size"], shuffle=ORDERS[order], seed=seed)
-    epochs = max(tc["epochs"], math.ceil(tc.get("min_steps", 0) / len(batches)))  # as the engine counts them
+    epochs = epochs_to_train(tc, len(batches))
     total = steps if steps is not None else epochs * len(batches)
     sched = (torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=tc["lr"], total_steps=epochs * len(batches))
              if tc["schedule"] == "onecycle" else None)

@@ -25,6 +25,7 @@ from torch.func import functional_call, stack_module_state, vmap
 from ..models import build_model
 from .batches import BatchGroups, TensorBatches
 from .module import Classifier, epoch_line
+from .train import epochs_to_train
 
 
 def batchable_reason(model: torch.nn.Module, cfg: dict) -> str | None:
@@ -179,7 +180,7 @@ def fit_seed_batch(cfgs: list[dict], datas: list, device: torch.device, precisio
     stacked = StackedModel(models).to(device)
     train_batches = SeedBatches([d.x_train for d in datas], [d.y_train for d in datas], tc["batch_size"], seeds)
     val_batches = TensorBatches(datas[0].x_val, datas[0].y_val, 1000, shuffle=False)
-    epochs = max(tc["epochs"], -(-tc.get("min_steps", 0) // len(train_batches)))
+    epochs = epochs_to_train(tc, len(train_batches))
     module = SeedBatchClassifier(stacked, {**tc, "epochs": epochs}, datas[0].num_classes, len(train_batches), seeds,
                                  progress)
     trainer = pl.Trainer(max_epochs=epochs, accelerator="gpu" if device.type == "cuda" else "cpu",

@@ -194,6 +194,11 @@ def initial_weights(model: torch.nn.Module, init_weights: str | Path | None, fre
     return record
 
 
+def epochs_to_train(train_cfg: dict, steps_per_epoch: int) -> int:
+    """Whole epochs a run trains: ``epochs``, or more when ``min_steps`` needs them."""
+    return max(train_cfg["epochs"], math.ceil(train_cfg.get("min_steps", 0) / steps_per_epoch))
+
+
 def fit(cfg: dict, data: TensorDataset, device: torch.device, precision: str = "32-true",
         init_weights: str | Path | None = None, callbacks: list | None = None, progress: str | None = None,
         *, log_dir: str | Path | None = None, checkpoint_dir: str | Path | None = None,
@@ -219,7 +224,7 @@ def fit(cfg: dict, data: TensorDataset, device: torch.device, precision: str = "
         model = model.to(memory_format=torch.channels_last)
     train_batches = TensorBatches(data.x_train, data.y_train, tc["batch_size"], shuffle=True, seed=seed)
     val_batches = TensorBatches(data.x_val, data.y_val, 1000, shuffle=False)
-    epochs = max(tc["epochs"], math.ceil(tc.get("min_steps", 0) / len(train_batches)))
+    epochs = epochs_to_train(tc, len(train_batches))
     module = Classifier(model, {**tc, "epochs": epochs}, data.num_classes, len(train_batches), seed=seed,
                         progress=progress)
     module.initial_weights = loaded  # into provenance (train)
