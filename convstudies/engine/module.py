@@ -55,7 +55,9 @@ class Classifier(pl.LightningModule):
     def __setattr__(self, name, value):
         # Lightning sets _current_fx_name around each of its ~15 hook calls per step; nn.Module's
         # __setattr__ (parameter, buffer and submodule bookkeeping) costs more than the hooks themselves
-        if name == "_current_fx_name":
+        # _output_layer is a second name for a layer of self.model: registered, it would put the layer
+        # twice into the state dict, and a checkpoint saved after the first step would not load
+        if name in ("_current_fx_name", "_output_layer"):
             object.__setattr__(self, name, value)
         else:
             super().__setattr__(name, value)
@@ -176,6 +178,8 @@ class Classifier(pl.LightningModule):
                                     "diverged_epoch": self.diverged_epoch, "logged": self.logged}
 
     def on_load_checkpoint(self, checkpoint: dict):
+        for key in [k for k in checkpoint["state_dict"] if k.startswith("_output_layer.")]:
+            del checkpoint["state_dict"][key]  # written before _output_layer was kept out of the state dict
         self._resumed = checkpoint["classifier"]  # applied in on_train_start, after on_fit_start seeded _gen
 
     def on_train_start(self):

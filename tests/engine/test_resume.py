@@ -156,3 +156,38 @@ def test_the_run_key_is_the_run_directory_name():
 
     for r in entry_runs("translation", "mlp", "tiny"):
         assert run_key(r["config"], r["execution"]) == r["run"]
+
+
+def test_an_interrupted_max_norm_run_resumes_bit_identical(run_cfg, digits_data, tmp_path, monkeypatch):
+    """Kim (2014)'s recipe (Adadelta, max-norm on the output layer): the checkpoint holds each weight once,
+    and a checkpoint written by the earlier version (the output layer twice) resumes too."""
+    run_cfg["train"].update(epochs=3, optimizer="adadelta", lr=1.0, max_norm=0.5, checkpoint=True)
+    whole = train({**run_cfg, "train": {**run_cfg["train"], "checkpoint": False}}, data=digits_data,
+                  run_dir=tmp_path / "whole", accelerator="cpu")
+
+    class Interrupt(pl.Callback):
+        def on_train_epoch_start(self, trainer, pl_module):
+            if trainer.current_epoch == 2:
+                raise RuntimeError("interrupted in epoch 3")
+
+    import convstudies.engine.checkpoints as ck
+
+    made = ck.callbacks
+    monkeypatch.setattr(ck, "callbacks", lambda *a: made(*a) + [Interrupt()])
+    run_dir, ckpt = tmp_path / "point" / "run", tmp_path / "point" / ".checkpoints" / "run" / "last.ckpt"
+    with pytest.raises(RuntimeError, match="interrupted in epoch 3"):
+        train(run_cfg, data=digits_data, run_dir=run_dir, accelerator="cpu")
+    monkeypatch.setattr(ck, "callbacks", made)
+    saved = torch.load(ckpt, weights_only=False)
+    assert saved["epoch"] == 1 and not [k for k in saved["state_dict"] if k.startswith("_output_layer.")]
+    head = [k for k in saved["state_dict"] if k.endswith(".weight")][-1].removesuffix(".weight")
+    for part in ("weight", "bias"):  # what the earlier version wrote
+        saved["state_dict"][f"_output_layer.{part}"] = saved["state_dict"][f"{head}.{part}"].clone()
+    torch.save(saved, ckpt)
+
+    m = train(run_cfg, data=digits_data, run_dir=run_dir, accelerator="cpu")
+    assert m["epochs"] == whole["epochs"] and m["evaluations"] == whole["evaluations"]
+    mine = torch.load(run_dir / "model.pt", weights_only=True)
+    ref = torch.load(tmp_path / "whole" / "model.pt", weights_only=True)
+    assert mine.keys() == ref.keys() and all(torch.equal(mine[k], ref[k]) for k in ref)
+    assert json.loads((run_dir / "provenance.json").read_text())["runtime"]["resumed_at_epoch"] == 2
