@@ -25,6 +25,19 @@ def git_revision() -> dict:
     return {"revision": rev or None, "dirty": bool(git("status", "--porcelain")) if rev else None}
 
 
+_AT_START: dict | None = None
+
+
+def git_at_start() -> dict:
+    """The tree's git state when this process first asked (training asks before its first run):
+    a process runs the code it imported when it started, so a run written after a later commit
+    still records the revision it ran, not the one checked out when it finished."""
+    global _AT_START
+    if _AT_START is None:
+        _AT_START = git_revision()
+    return _AT_START
+
+
 def versions() -> dict:
     """Python, the key packages, torch's CUDA and cuDNN builds, and every installed distribution."""
     import torch
@@ -57,4 +70,4 @@ def hardware() -> dict:
 
 
 def provenance() -> dict:
-    return {"versions": versions(), "git": git_revision(), "hardware": hardware()}
+    return {"versions": versions(), "git": git_at_start(), "hardware": hardware()}

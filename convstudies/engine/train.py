@@ -19,7 +19,7 @@ from ..evaluations import get_evaluation
 from ..models import build_model
 from ..shifts import place_on_canvas
 from .batches import BatchGroups, TensorBatches
-from .provenance import provenance
+from .provenance import git_at_start, provenance
 
 _DATA_CACHE: dict = {}
 
@@ -268,6 +268,7 @@ def train(cfg: dict, data: TensorDataset | None = None, run_dir: str | Path | No
     Returns the metrics dict; a run whose loss becomes NaN has status "diverged".
     """
     t_start = time.time()
+    git_at_start()  # the revision this process runs, taken now rather than when the run is written
     # looked up before training, so a misspelt evaluation costs no training run
     evaluations = [(get_evaluation(ev["name"]), ev.get("params", {})) for ev in cfg["evaluations"]]
     device = resolve_device(accelerator)

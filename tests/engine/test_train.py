@@ -101,6 +101,19 @@ def test_provenance_lists_every_distribution_and_the_cuda_builds(run_cfg, digits
     assert prov["runtime"]["device"] == "cpu" and "gpu" not in prov["hardware"]
 
 
+def test_provenance_records_the_revision_the_process_started_from(run_cfg, digits_data, tmp_path, monkeypatch):
+    from convstudies.engine import provenance
+
+    heads = iter(["started-here", "committed-later", "committed-later"])
+    monkeypatch.setattr(provenance, "_AT_START", None)  # as in a fresh process
+    monkeypatch.setattr(provenance, "git_revision", lambda: {"revision": next(heads), "dirty": False})
+    train(run_cfg, data=digits_data, run_dir=tmp_path / "a", accelerator="cpu")
+    train(run_cfg, data=digits_data, run_dir=tmp_path / "b", accelerator="cpu")
+    for run in "ab":  # both written after the (simulated) later commit
+        prov = json.loads((tmp_path / run / "provenance.json").read_text())
+        assert prov["git"] == {"revision": "started-here", "dirty": False}
+
+
 def test_val_every_validates_every_kth_epoch_only(run_cfg, digits_data):
     run_cfg["train"].update(epochs=5, val_every=2)
     m = train(run_cfg, data=digits_data)
