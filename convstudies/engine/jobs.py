@@ -83,10 +83,8 @@ def set_aside(run_dir: Path) -> Path:
 
 
 def train_entry(a) -> int:
-    from .provenance import git_at_start
     from .train import describe_device, resolve_device, resolve_precision, run_damage, train
 
-    git_at_start()  # before the first run: a job of many runs records the revision it started from
     device = resolve_device(a.accelerator)
     precision = resolve_precision(a.precision, device)
     print(f"[convstudies] {a.study}/{a.entry}: training on {describe_device(device)}, precision {precision}",
