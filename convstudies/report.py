@@ -17,9 +17,20 @@ def _fmt_evidence(ev: dict) -> str:
             f"{ev['direction']} {ev['threshold']:g} | {ev['outcome']} |")
 
 
+def job_summaries(runs_dir: Path) -> list[Path]:
+    """A study's training-job summaries: ``<entry>.json`` (a job per entry) or ``<entry>.seed<N>.json``
+    (a job per seed; config ``train_jobs``). Where an entry has both, from runs under both settings,
+    the more recently written set alone: both list the same runs."""
+    by_entry: dict[str, dict[bool, list[Path]]] = {}
+    for p in sorted(runs_dir.glob("*.json")):
+        by_entry.setdefault(p.name.split(".")[0], {}).setdefault(".seed" in p.name, []).append(p)
+    return [p for sets in by_entry.values()
+            for p in max(sets.values(), key=lambda ps: max(q.stat().st_mtime_ns for q in ps))]
+
+
 def training_line(runs_dir: Path) -> str:
     """How many runs a study trained and the wall time of its training jobs."""
-    jobs = [json.loads(p.read_text()) for p in sorted(runs_dir.glob("*.json"))]
+    jobs = [json.loads(p.read_text()) for p in job_summaries(runs_dir)]
     n_runs = sum(len(j["runs"]) for j in jobs)
     seconds = sum(j.get("job_seconds", 0.0) for j in jobs)
     return f"Training: {n_runs} runs in {len(jobs)} jobs, {seconds:.0f} s of training-job wall time."

@@ -28,6 +28,7 @@ import pytest
 import yaml
 
 from conftest import REPO, snakemake_cmd
+from helpers.runs import run_file_hashes
 from helpers.slurm_cluster import ClusterUnavailable, SlurmCluster
 
 pytestmark = [pytest.mark.slurm, pytest.mark.slow]
@@ -258,4 +259,29 @@ def test_failed_job_is_retried_then_rerun_trains_only_the_missing_run(slurm_clus
           f"{[(s['rule'], s['wildcards'], s['slurm_id']) for s in subs]}; rerun {seconds:.0f} s, SLURM jobs "
           f"{[(s['rule'], s['wildcards'], s['slurm_id']) for s in resubs]}")
 
+    assert_same_results(tmp_path, reference)
+
+
+def test_a_job_per_seed_puts_each_seed_of_an_entry_in_its_own_slurm_job(slurm_cluster, local_reference, tmp_path):
+    """config/full.yaml's train_jobs=seed on SLURM: the seeds of an entry train side by side, same runs."""
+    reference, _ = local_reference
+    proc, seconds = on_slurm(slurm_cluster, tmp_path, "per_seed", "train_jobs=seed")
+    assert proc.returncode == 0, tail(proc)
+    trains = {s["wildcards"]: s["slurm_id"] for s in submissions(proc) if s["rule"] == "train"}
+    runs_dir = tmp_path / "results" / "runs" / "translation"
+    jobs = sorted(runs_dir.glob("*.seed*.json"))
+    assert len(jobs) == len(trains) and all(".seed" in p.name for p in runs_dir.glob("*.json"))  # none per entry
+    seeds = set()
+    for job in jobs:
+        entry, seed = job.stem.split(".seed")
+        slurm_id = trains[f"translation_{entry}_{seed}"]
+        for r in json.loads(job.read_text())["runs"]:
+            assert r["seed"] == int(seed)
+            prov = json.loads((tmp_path / r["dir"] / "provenance.json").read_text())
+            assert prov["hardware"].get("slurm_job_id") == slurm_id, (job.name, r["dir"])
+        seeds.add(int(seed))
+    assert len(seeds) >= 2 and len(set(trains.values())) == len(trains)
+    print(f"\n[slurm] a job per seed: {len(trains)} training jobs, workflow {seconds:.0f} s")
+
+    assert run_file_hashes(tmp_path / "results", "translation") == run_file_hashes(reference / "results", "translation")
     assert_same_results(tmp_path, reference)

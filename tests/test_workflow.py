@@ -18,6 +18,7 @@ import pytest
 from convstudies.config import expand_points, load_study, ordered_studies, validate
 from convstudies.config import schema
 from helpers.processes import VIOLATION, run_without_torch
+from helpers.runs import run_file_hashes
 
 from conftest import REPO, snakemake_cmd
 
@@ -124,6 +125,28 @@ def test_report_step_imports_no_torch(tiny_results, tmp_path):
     assert (res / "REPORT-again.md").read_text() == (res / "REPORT.md").read_text()
 
 
+def test_a_job_per_seed_trains_the_same_runs_as_a_job_per_entry(tiny_results, tmp_path):
+    """train_jobs=seed on transfer, whose fine-tuning runs start from another entry's runs of the same seed."""
+    out = subprocess.run(snakemake_cmd(tmp_path, "--cores", "2", "--config", "scale=tiny", "studies=[transfer]",
+                                       "train_jobs=seed"),
+                         capture_output=True, text=True, timeout=900)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    res, ref = tmp_path / "results", tiny_results[0] / "results"
+    seeds = load_study("transfer")["scales"]["tiny"]["seeds"]["confirmation"]
+    entries = dict.fromkeys(p["entry"] for p in expand_points(load_study("transfer"), "tiny").values())
+    assert sorted(p.name for p in (res / "runs" / "transfer").glob("*.json")) == \
+        sorted(f"{e}.seed{s}.json" for e in entries for s in seeds)
+    for e in entries:
+        for s in seeds:
+            job = json.loads((res / "runs" / "transfer" / f"{e}.seed{s}.json").read_text())
+            assert job["runs"] and {r["seed"] for r in job["runs"]} == {s}
+    assert run_file_hashes(res, "transfer") == run_file_hashes(ref, "transfer")  # bit for bit
+    claim, ref_claim = (json.loads((r / "claims" / "transfer.json").read_text()) for r in (res, ref))
+    assert (claim["verdict"], claim["evidence"]) == (ref_claim["verdict"], ref_claim["evidence"])
+    n_runs = sum(f.endswith("/model.pt") for f in run_file_hashes(ref, "transfer"))
+    assert f"Training: {n_runs} runs in {len(entries) * len(seeds)} jobs" in (res / "REPORT.md").read_text()
+
+
 def test_planning_the_workflow_imports_no_torch(tmp_path):
     out = run_without_torch(["-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(tmp_path), "-n",
                              "--cores", "2"])
@@ -146,6 +169,7 @@ def test_html_report_with_captions(tiny_results):
     (["studies=translaton"], "studies[0]: unknown study 'translaton'; did you mean 'translation'?"),
     (["scale=huge"], "scale: 'huge' is not one of"),
     (["sedes=[1]"], "'sedes' was unexpected) (did you mean 'seeds'?)"),
+    (["train_jobs=run"], "train_jobs: 'run' is not one of ['entry', 'seed']"),
 ])
 def test_bad_config_stops_before_any_job_with_one_readable_message(tmp_path, args, message):
     out = subprocess.run(snakemake_cmd(tmp_path, "--cores", "1", "--config", *args), capture_output=True,

@@ -148,14 +148,15 @@ def test_the_tables_step_fails_with_one_message_and_no_traceback(copy):
 
 
 @pytest.mark.slow
-def test_the_workflow_retrains_a_damaged_run_and_keeps_the_tables(tmp_path):
+@pytest.mark.parametrize("train_jobs,job", [("entry", "lenet5"), ("seed", "lenet5.seed1000")])
+def test_the_workflow_retrains_a_damaged_run_and_keeps_the_tables(tmp_path, train_jobs, job):
     """A truncated metrics.json after a finished workflow: the rerun notices it while planning and runs
-    the train job again, which moves the run aside and retrains it; the tables are made again; a
-    third run has nothing to do."""
-    tiny = ["--config", "scale=tiny", "studies=[lenet5]", "--cores", "2"]
+    the train job again (of the entry, or of the run's seed), which moves the run aside and retrains
+    it; the tables are made again; a third run has nothing to do."""
+    tiny = ["--cores", "2", "--config", "scale=tiny", "studies=[lenet5]", f"train_jobs={train_jobs}"]
     first = subprocess.run(snakemake_cmd(tmp_path, *tiny), capture_output=True, text=True, timeout=900)
     assert first.returncode == 0, first.stderr[-3000:]
-    summary = tmp_path / "results" / "runs" / "lenet5" / "lenet5.json"
+    summary = tmp_path / "results" / "runs" / "lenet5" / f"{job}.json"
     run = tmp_path / json.loads(summary.read_text())["runs"][0]["dir"]
     table = tmp_path / "results" / "tables" / "lenet5.csv"
     before = table.stat().st_mtime_ns
@@ -163,16 +164,16 @@ def test_the_workflow_retrains_a_damaged_run_and_keeps_the_tables(tmp_path):
 
     again = subprocess.run(snakemake_cmd(tmp_path, *tiny), capture_output=True, text=True, timeout=900)
     assert again.returncode == 0, again.stderr[-3000:]
-    assert f"damaged run listed in results/runs/lenet5/lenet5.json: {run.relative_to(tmp_path)}/metrics.json" \
+    assert f"damaged run listed in results/runs/lenet5/{job}.json: {run.relative_to(tmp_path)}/metrics.json" \
         in again.stderr
-    log = (tmp_path / "results" / "logs" / "train" / "lenet5" / "lenet5.log").read_text()
+    log = (tmp_path / "results" / "logs" / "train" / "lenet5" / f"{job}.log").read_text()
     assert f"damaged run, {run.relative_to(tmp_path)}/metrics.json: not valid JSON" in log
     assert "training it again" in log
     assert len(list(run.parent.glob(f"{run.name}.damaged-*"))) == 1
     assert is_complete(run) and summary.exists()
     assert table.stat().st_mtime_ns > before  # the tables were made again, from the retrained run
     assert (tmp_path / "results" / "claims" / "lenet5.json").exists()
-    record = (tmp_path / "results" / "runs" / "lenet5" / "lenet5.damaged").read_text().splitlines()
+    record = (tmp_path / "results" / "runs" / "lenet5" / f"{job}.damaged").read_text().splitlines()
     assert len(record) == 1 and f"{run.relative_to(tmp_path)}/metrics.json: not valid JSON" in record[0]
 
     third = subprocess.run(snakemake_cmd(tmp_path, *tiny), capture_output=True, text=True, timeout=900)

@@ -35,38 +35,51 @@ if _missing_weights:
         "pretrained weights are missing and cannot be downloaded (offline):\n  " + "\n  ".join(_missing_weights)
     )
 
+RES = config["results_dir"]
+
+
+def job_seeds(study):
+    """The seed of each training job of a grid entry: one job per seed, or one job for all (None)."""
+    return PLAN[study]["seeds"] if config["train_jobs"] == "seed" else [None]
+
+
+def job_summary(study, entry, seed=None):
+    """What a training job writes last: the list of its runs (one job per entry, or per entry and seed)."""
+    return f"{RES}/runs/{study}/{entry if seed is None else f'{entry}.seed{seed}'}.json"
+
+
 # A job summary lists finished runs. One listed run damaged since (a truncated metrics.json, a run
 # file gone) would stop the tables step, and Snakemake deletes a failed step's previous tables. So
 # the train job runs again first: it moves the damaged run aside and retrains it. The trigger is a
-# line appended to <entry>.damaged beside the summary, whose hash is part of the job's `key` param
+# line appended to <job>.damaged beside the summary, whose hash is part of the job's `key` param
 # (Snakemake's params trigger; deleting the summary instead would not do: Snakemake does not remake
 # a missing file whose consumers are up to date). Cheap (convstudies.tables.run_damage, deep=False):
 # os.stat of each run file, a JSON parse of metrics.json and provenance.json and a look at the
 # per_example.npz directory per listed run, ~0.1 s for 300 runs; in the main process only, not in
 # each cluster job's re-parse.
-def damage_record(study, entry):
-    return Path(config["results_dir"]) / "runs" / study / f"{entry}.damaged"
+def damage_record(summary):
+    return Path(summary).with_suffix(".damaged")
 
 
-def damage_record_key(study, entry):
+def damage_record_key(summary):
     """'' without a damage record, else a hash of it (changes with every damage found)."""
-    record = damage_record(study, entry)
+    record = damage_record(summary)
     return hashlib.sha256(record.read_bytes()).hexdigest()[:12] if record.exists() else ""
 
 
 if workflow.is_main_process:
     for _study, _s in PLAN.items():
         for _entry in dict.fromkeys(p["entry"] for p in _s["points"].values()):
-            _summary = Path(config["results_dir"]) / "runs" / _study / f"{_entry}.json"
-            _damage = summary_damage(_summary) if _summary.exists() else []
-            if _damage:
-                with damage_record(_study, _entry).open("a") as _f:
-                    _f.writelines(f"{datetime.now(timezone.utc):%Y-%m-%dT%H:%M:%SZ} {d}\n" for d in _damage)
-                print(f"[convstudies] damaged run listed in {_summary}: {'; '.join(_damage)}. Its train job runs "
-                      f"again: the damaged run is moved aside and retrained (recorded in "
-                      f"{damage_record(_study, _entry)}).", file=sys.stderr)
+            for _seed in job_seeds(_study):
+                _summary = Path(job_summary(_study, _entry, _seed))
+                _damage = summary_damage(_summary) if _summary.exists() else []
+                if _damage:
+                    with damage_record(_summary).open("a") as _f:
+                        _f.writelines(f"{datetime.now(timezone.utc):%Y-%m-%dT%H:%M:%SZ} {d}\n" for d in _damage)
+                    print(f"[convstudies] damaged run listed in {_summary}: {'; '.join(_damage)}. Its train job "
+                          f"runs again: the damaged run is moved aside and retrained (recorded in "
+                          f"{damage_record(_summary)}).", file=sys.stderr)
 
-RES = config["results_dir"]
 # One environment for every rule (used with --sdm conda); pip pins live in pyproject.toml.
 ENV = "../../environment.yml"
 
@@ -75,6 +88,7 @@ wildcard_constraints:
     study="[a-z0-9_]+",
     entry="[a-z0-9_]+",
     dataset="[a-z0-9_]+",
+    seed="[0-9]+",
 
 
 def entries(study):
@@ -86,12 +100,15 @@ def entry_inputs(wildcards):
     points = PLAN[wildcards.study]["points"]
     names = {p["config"]["data"]["dataset"] for p in points.values() if p["entry"] == wildcards.entry}
     sources = source_entries(points, wildcards.entry)
+    seed = getattr(wildcards, "seed", None)  # a job per seed starts from the same seed's source runs
     return [f"{RES}/data/{n}.pt" for n in sorted(names)] + [
-        f"{RES}/runs/{wildcards.study}/{e}.json" for e in sources]
+        job_summary(wildcards.study, e, seed) for e in sources]
 
 
 def entry_summaries(wildcards):
-    return [f"{RES}/runs/{wildcards.study}/{e}.json" for e in entries(wildcards.study)]
+    """Every training job's summary of a study."""
+    s = wildcards.study
+    return [job_summary(s, e, seed) for e in entries(s) for seed in job_seeds(s)]
 
 
 def study_sources(*files):
@@ -105,9 +122,16 @@ def study_sources(*files):
 
 
 def entry_key(wildcards):
-    """Hash of an entry's resolved configs and of the code its runs execute (and of its damage record):
+    """Hash of an entry's resolved configs and of the code its runs execute (and of the job's damage record):
     a train job is redone when one changes (Snakemake's params trigger); finished runs it still finds are kept."""
-    return entry_code_key(PLAN[wildcards.study], wildcards.entry) + damage_record_key(wildcards.study, wildcards.entry)
+    summary = job_summary(wildcards.study, wildcards.entry, getattr(wildcards, "seed", None))
+    return entry_code_key(PLAN[wildcards.study], wildcards.entry) + damage_record_key(summary)
+
+
+def train_job_seeds(wildcards):
+    """The seeds a training job trains: its own seed, or every seed of the study."""
+    seed = getattr(wildcards, "seed", None)
+    return seed if seed is not None else " ".join(map(str, PLAN[wildcards.study]["seeds"]))
 
 
 def figures(study):
