@@ -47,7 +47,7 @@ def parse(lines) -> list[dict]:
 
 
 def study_of(output: str) -> str:
-    """The study a training job belongs to: ``.../runs/<study>/<entry>.json``."""
+    """The study a training job belongs to: ``.../runs/<study>/<entry>.json`` (or ``<entry>.seed<N>.json``)."""
     parts = Path(output).parts
     return parts[parts.index("runs") + 1] if "runs" in parts[:-1] else "?"
 

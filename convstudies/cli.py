@@ -305,7 +305,7 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--root", type=Path, default=None, help="data root of datasets read from files")
     s.set_defaults(fn=cmd_prepare_data)
 
-    s = sub.add_parser("train-entry", help=f"{STEP}: train every run of one grid entry")
+    s = sub.add_parser("train-entry", help=f"{STEP}: train every run of one grid entry (or of the --seeds given)")
     s.add_argument("--study", required=True)
     s.add_argument("--entry", required=True)
     s.add_argument("--scale", default="embedded")

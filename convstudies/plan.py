@@ -28,14 +28,16 @@ def plan(config: dict, studies_dir: Path = STUDIES_DIR, check_contract: bool = T
     return out
 
 
-def entry_code_key(planned_study: dict, entry: str) -> str:
-    """sha256 (16 hex digits) of a grid entry's resolved configs, seeds and the code its runs execute."""
+def entry_code_key(planned_study: dict, entry: str, seeds: list[int] | None = None) -> str:
+    """sha256 (16 hex digits) of a grid entry's resolved configs, seeds and the code its runs execute.
+
+    ``seeds``: a training job's own seeds (a job per seed) instead of the study's."""
     import hashlib
     import json
 
     from .codekey import code_hash
 
     points = {pid: p["config"] for pid, p in planned_study["points"].items() if p["entry"] == entry}
-    payload = {"seeds": planned_study["seeds"],
+    payload = {"seeds": planned_study["seeds"] if seeds is None else seeds,
                "points": {pid: {"config": cfg, "code": code_hash(cfg)} for pid, cfg in points.items()}}
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]

@@ -17,23 +17,15 @@ def _fmt_evidence(ev: dict) -> str:
             f"{ev['direction']} {ev['threshold']:g} | {ev['outcome']} |")
 
 
-def job_summaries(runs_dir: Path) -> list[Path]:
-    """A study's training-job summaries: ``<entry>.json`` (a job per entry) or ``<entry>.seed<N>.json``
-    (a job per seed; config ``train_jobs``). Where an entry has both, from runs under both settings,
-    the more recently written set alone: both list the same runs."""
-    by_entry: dict[str, dict[bool, list[Path]]] = {}
-    for p in sorted(runs_dir.glob("*.json")):
-        by_entry.setdefault(p.name.split(".")[0], {}).setdefault(".seed" in p.name, []).append(p)
-    return [p for sets in by_entry.values()
-            for p in max(sets.values(), key=lambda ps: max(q.stat().st_mtime_ns for q in ps))]
-
-
-def training_line(runs_dir: Path) -> str:
-    """How many runs a study trained and the wall time of its training jobs."""
-    jobs = [json.loads(p.read_text()) for p in job_summaries(runs_dir)]
-    n_runs = sum(len(j["runs"]) for j in jobs)
+def training_line(root: Path, study: str) -> str:
+    """How many runs a study's tables read, in how many training jobs, and those jobs' wall time
+    (``tables/<study>_runs.csv`` names each run's job summary in ``runs/<study>/``)."""
+    runs = pd.read_csv(root / "tables" / f"{study}_runs.csv")
+    if "job" not in runs:  # tables written before the column existed
+        return f"Training: {len(runs)} runs."
+    jobs = [json.loads((root / "runs" / study / j).read_text()) for j in runs["job"].unique()]
     seconds = sum(j.get("job_seconds", 0.0) for j in jobs)
-    return f"Training: {n_runs} runs in {len(jobs)} jobs, {seconds:.0f} s of training-job wall time."
+    return f"Training: {len(runs)} runs in {len(jobs)} jobs, {seconds:.0f} s of training-job wall time."
 
 
 def every_claim(planned: list[Path], claims_dir: Path) -> list[dict]:
@@ -151,7 +143,7 @@ def report(claims: list[Path], out: Path, scale: str) -> None:
         key = study_analysis(sid).key_table(summary)
         lines += ["", f"## {sid}", "", f"> {c['claim']}", "", " ".join(spec.get("description", "").split()), "",
                   f"**Verdict: {c['verdict']}** ({status(c)}; {c['_computed']})", "",
-                  training_line(root / "runs" / sid), "",
+                  training_line(root, sid), "",
                   f"Evidence ({c['counts']['evidence']}):", "", *_checks_table(c["evidence"]), ""]
         if c["invariants"]:
             lines += [f"Invariants ({c['counts']['invariants']}; exact properties, not evidence):", "",

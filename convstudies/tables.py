@@ -2,12 +2,13 @@
 
 Beside the table: the per-example values of the evaluations (``examples``: key -> array, the
 key in the table's ``examples`` column) and one row per run with what it ran on (``runs``:
-git revision, dirty tree, code hash, start time), which the verdict's registration audit reads.
+git revision, dirty tree, code hash, start time, training job), which the verdict's
+registration audit and the report read.
 
 What a finished run is (:func:`run_damage`) is defined here too, where the run files are read:
-the train job keeps a run only when every file of it reads, and the workflow drops a job
-summary whose listed runs were damaged since (:func:`summary_damage`, cheap enough to run
-while planning), so its train job runs again. A run file that still cannot be read here
+the train job keeps a run only when every file of it reads, and the workflow records a damaged
+run that a job summary lists (:func:`summary_damage`, cheap enough to run while planning), so
+its train job runs again. A run file that still cannot be read here
 stops the tables step with :class:`RunFileError`: one message naming the file and what to do.
 """
 from __future__ import annotations
@@ -218,15 +219,17 @@ def collect_examples(summaries: list[str | Path]) -> dict[str, np.ndarray]:
 
 
 def collect_runs(summaries: list[str | Path]) -> pd.DataFrame:
-    """One row per run: point, seed, run, git revision, dirty tree, code hash, start time."""
+    """One row per run: point, seed, run, git revision, dirty tree, code hash, start time, and the
+    file name of the summary of the training job that listed it (in the study's runs directory)."""
     rows = []
     for s, _, run in _runs(summaries):
         prov = _read_run_json(Path(run["dir"]) / "provenance.json", s)
         runtime = prov.get("runtime", {})
         rows.append({"point": run["point"], "seed": run["seed"], "run": run["run"],
                      "git": prov.get("git", {}).get("revision"), "dirty": prov.get("git", {}).get("dirty"),
-                     "code": (runtime.get("execution") or {}).get("code"), "started": runtime.get("started")})
-    return pd.DataFrame(rows, columns=["point", "seed", "run", "git", "dirty", "code", "started"])
+                     "code": (runtime.get("execution") or {}).get("code"), "started": runtime.get("started"),
+                     "job": Path(s).name})
+    return pd.DataFrame(rows, columns=["point", "seed", "run", "git", "dirty", "code", "started", "job"])
 
 
 def save_examples(examples: dict[str, np.ndarray], path: Path) -> None:

@@ -79,3 +79,15 @@ def test_unknown_dataset(studies_dir):
     edit_study(studies_dir, lambda d: d["defaults"]["data"].update(dataset="mnist6k"))
     with pytest.raises(ConfigError, match=r"data.dataset: unknown dataset 'mnist6k'; did you mean 'mnist5k'"):
         _plan(studies_dir)
+
+
+def test_a_job_per_seed_is_keyed_on_its_own_seed_only():
+    """With train_jobs=seed a changed seed list redoes only the jobs of the seeds that changed."""
+    from convstudies.plan import entry_code_key
+
+    planned = plan(validate_config({"scale": "tiny", "studies": ["translation"]}))["translation"]
+    other = {**planned, "seeds": [*planned["seeds"], 7]}
+    seed = planned["seeds"][0]
+    assert entry_code_key(planned, "mlp", [seed]) == entry_code_key(other, "mlp", [seed])
+    assert entry_code_key(planned, "mlp") != entry_code_key(other, "mlp")  # a job of every seed: redone
+    assert entry_code_key(planned, "mlp", [seed]) != entry_code_key(planned, "mlp", [seed + 1])

@@ -1,22 +1,25 @@
 """The Markdown report's per-study lines that read the results directory."""
 import json
-import os
 
-from convstudies.report import job_summaries, training_line
+import pandas as pd
 
-
-def write_job(path, runs, seconds, mtime):
-    path.write_text(json.dumps({"runs": [{"dir": r} for r in runs], "job_seconds": seconds}))
-    os.utime(path, ns=(mtime, mtime))
+from convstudies.report import training_line
 
 
-def test_training_line_counts_each_job_once_after_a_switch_from_a_job_per_entry_to_a_job_per_seed(tmp_path):
-    write_job(tmp_path / "cnn.json", ["cnn/seed0-a", "cnn/seed1-b"], 10.0, 1_000)  # earlier, train_jobs=entry
-    write_job(tmp_path / "cnn.seed0.json", ["cnn/seed0-a"], 2.0, 2_000)             # later, train_jobs=seed
-    write_job(tmp_path / "cnn.seed1.json", ["cnn/seed1-b"], 3.0, 3_000)
-    write_job(tmp_path / "mlp.json", ["mlp/seed0-c"], 4.0, 500)
-    assert sorted(p.name for p in job_summaries(tmp_path)) == ["cnn.seed0.json", "cnn.seed1.json", "mlp.json"]
-    assert training_line(tmp_path) == "Training: 3 runs in 3 jobs, 9 s of training-job wall time."
-    os.utime(tmp_path / "cnn.json", ns=(4_000, 4_000))  # and back to a job per entry
-    assert sorted(p.name for p in job_summaries(tmp_path)) == ["cnn.json", "mlp.json"]
-    assert training_line(tmp_path) == "Training: 3 runs in 2 jobs, 14 s of training-job wall time."
+def test_training_line_counts_the_runs_the_tables_read_and_the_jobs_that_listed_them(tmp_path):
+    runs = tmp_path / "runs" / "toy"
+    runs.mkdir(parents=True)
+    (tmp_path / "tables").mkdir()
+    for name, seconds in [("cnn.seed0.json", 2.0), ("cnn.seed1.json", 3.0), ("mlp.json", 4.0),
+                          ("cnn.json", 10.0)]:  # cnn.json: a job per entry, from an earlier run, not read
+        (runs / name).write_text(json.dumps({"runs": [], "job_seconds": seconds}))
+    pd.DataFrame({"run": ["seed0-a", "seed1-b", "seed0-c", "seed1-d"],
+                  "job": ["cnn.seed0.json", "cnn.seed1.json", "mlp.json", "mlp.json"]}).to_csv(
+        tmp_path / "tables" / "toy_runs.csv", index=False)
+    assert training_line(tmp_path, "toy") == "Training: 4 runs in 3 jobs, 9 s of training-job wall time."
+
+
+def test_training_line_of_tables_without_the_job_column_counts_runs_only(tmp_path):
+    (tmp_path / "tables").mkdir()
+    pd.DataFrame({"run": ["seed0-a", "seed1-b"]}).to_csv(tmp_path / "tables" / "toy_runs.csv", index=False)
+    assert training_line(tmp_path, "toy") == "Training: 2 runs."

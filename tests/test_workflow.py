@@ -126,7 +126,8 @@ def test_report_step_imports_no_torch(tiny_results, tmp_path):
 
 
 def test_a_job_per_seed_trains_the_same_runs_as_a_job_per_entry(tiny_results, tmp_path):
-    """train_jobs=seed on transfer, whose fine-tuning runs start from another entry's runs of the same seed."""
+    """train_jobs=seed on transfer, whose fine-tuning runs start from another entry's runs of the same
+    seed, then back to a job per entry on the same results."""
     out = subprocess.run(snakemake_cmd(tmp_path, "--cores", "2", "--config", "scale=tiny", "studies=[transfer]",
                                        "train_jobs=seed"),
                          capture_output=True, text=True, timeout=900)
@@ -145,6 +146,16 @@ def test_a_job_per_seed_trains_the_same_runs_as_a_job_per_entry(tiny_results, tm
     assert (claim["verdict"], claim["evidence"]) == (ref_claim["verdict"], ref_claim["evidence"])
     n_runs = sum(f.endswith("/model.pt") for f in run_file_hashes(ref, "transfer"))
     assert f"Training: {n_runs} runs in {len(entries) * len(seeds)} jobs" in (res / "REPORT.md").read_text()
+
+    # switching back to a job per entry trains nothing again: the entry jobs find every run finished
+    back = subprocess.run(snakemake_cmd(tmp_path, "--cores", "2", "--config", "scale=tiny", "studies=[transfer]"),
+                          capture_output=True, text=True, timeout=900)
+    assert back.returncode == 0, back.stdout[-3000:] + back.stderr[-3000:]
+    for e in entries:
+        log = (res / "logs" / "train" / "transfer" / f"{e}.log").read_text()
+        assert "finished earlier, kept" in log and " ok in " not in log, log
+    assert run_file_hashes(res, "transfer") == run_file_hashes(ref, "transfer")
+    assert f"Training: {n_runs} runs in {len(entries)} jobs" in (res / "REPORT.md").read_text()
 
 
 def test_planning_the_workflow_imports_no_torch(tmp_path):

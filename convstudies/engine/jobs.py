@@ -1,11 +1,12 @@
 """Train every run of one grid entry in one process (``python -m convstudies train-entry``).
 
-A job covers a grid entry (all its points and seeds), so the torch/Lightning import is
-paid once for all of them. Finished runs (a complete run directory) are skipped, never
+A job covers a grid entry (all its points and seeds, or the seeds given: the workflow's
+``train_jobs: seed`` makes a job per seed), so the torch/Lightning import is paid once for all
+of them. Finished runs (a complete run directory) are skipped, never
 retrained or overwritten, so a job restarted after an interruption trains only what is
 missing. A damaged run directory (a file of it does not read, :func:`..train.run_damage`) is
 named in the job log, moved aside to ``<run>.damaged-<UTC time>`` (never deleted) and
-trained again. The job summary, written last, lists every run directory of the entry.
+trained again. The job summary, written last, lists every run directory of the job.
 """
 from __future__ import annotations
 

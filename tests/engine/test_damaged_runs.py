@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from convstudies.cli import main
+from convstudies.config import load_study
 from convstudies.engine.train import is_complete, run_damage
 from convstudies.tables import summary_damage
 
@@ -148,7 +149,8 @@ def test_the_tables_step_fails_with_one_message_and_no_traceback(copy):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("train_jobs,job", [("entry", "lenet5"), ("seed", "lenet5.seed1000")])
+@pytest.mark.parametrize("train_jobs,job", [
+    ("entry", "lenet5"), ("seed", f"lenet5.seed{load_study('lenet5')['scales']['tiny']['seeds']['confirmation'][0]}")])
 def test_the_workflow_retrains_a_damaged_run_and_keeps_the_tables(tmp_path, train_jobs, job):
     """A truncated metrics.json after a finished workflow: the rerun notices it while planning and runs
     the train job again (of the entry, or of the run's seed), which moves the run aside and retrains

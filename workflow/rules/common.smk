@@ -36,16 +36,24 @@ if _missing_weights:
     )
 
 RES = config["results_dir"]
+# A training job trains a grid entry (every point and seed), or one seed of it (config train_jobs);
+# its summary runs/<study>/<TRAIN_JOB>.json and its log are named after it.
+TRAIN_JOB = "{entry}.seed{seed}" if config["train_jobs"] == "seed" else "{entry}"
 
 
-def job_seeds(study):
-    """The seed of each training job of a grid entry: one job per seed, or one job for all (None)."""
+def seed_jobs(study):
+    """One item per training job of a grid entry: its seed, or None for a single job of every seed."""
     return PLAN[study]["seeds"] if config["train_jobs"] == "seed" else [None]
 
 
+def job_seed(wildcards):
+    """A training job's seed, None for a job of every seed."""
+    return getattr(wildcards, "seed", None)
+
+
 def job_summary(study, entry, seed=None):
-    """What a training job writes last: the list of its runs (one job per entry, or per entry and seed)."""
-    return f"{RES}/runs/{study}/{entry if seed is None else f'{entry}.seed{seed}'}.json"
+    """What a training job writes last: the list of its runs."""
+    return f"{RES}/runs/{study}/{TRAIN_JOB.format(entry=entry, seed=seed)}.json"
 
 
 # A job summary lists finished runs. One listed run damaged since (a truncated metrics.json, a run
@@ -70,7 +78,7 @@ def damage_record_key(summary):
 if workflow.is_main_process:
     for _study, _s in PLAN.items():
         for _entry in dict.fromkeys(p["entry"] for p in _s["points"].values()):
-            for _seed in job_seeds(_study):
+            for _seed in seed_jobs(_study):
                 _summary = Path(job_summary(_study, _entry, _seed))
                 _damage = summary_damage(_summary) if _summary.exists() else []
                 if _damage:
@@ -100,15 +108,14 @@ def entry_inputs(wildcards):
     points = PLAN[wildcards.study]["points"]
     names = {p["config"]["data"]["dataset"] for p in points.values() if p["entry"] == wildcards.entry}
     sources = source_entries(points, wildcards.entry)
-    seed = getattr(wildcards, "seed", None)  # a job per seed starts from the same seed's source runs
-    return [f"{RES}/data/{n}.pt" for n in sorted(names)] + [
-        job_summary(wildcards.study, e, seed) for e in sources]
+    return [f"{RES}/data/{n}.pt" for n in sorted(names)] + [  # a job per seed: the same seed's source runs
+        job_summary(wildcards.study, e, job_seed(wildcards)) for e in sources]
 
 
 def entry_summaries(wildcards):
     """Every training job's summary of a study."""
     s = wildcards.study
-    return [job_summary(s, e, seed) for e in entries(s) for seed in job_seeds(s)]
+    return [job_summary(s, e, seed) for e in entries(s) for seed in seed_jobs(s)]
 
 
 def study_sources(*files):
@@ -122,16 +129,25 @@ def study_sources(*files):
 
 
 def entry_key(wildcards):
-    """Hash of an entry's resolved configs and of the code its runs execute (and of the job's damage record):
+    """Hash of the job's resolved configs, seeds and the code its runs execute (and of its damage record):
     a train job is redone when one changes (Snakemake's params trigger); finished runs it still finds are kept."""
-    summary = job_summary(wildcards.study, wildcards.entry, getattr(wildcards, "seed", None))
-    return entry_code_key(PLAN[wildcards.study], wildcards.entry) + damage_record_key(summary)
+    seed = job_seed(wildcards)
+    return entry_code_key(PLAN[wildcards.study], wildcards.entry, None if seed is None else [int(seed)]) + \
+        damage_record_key(job_summary(wildcards.study, wildcards.entry, seed))
 
 
-def train_job_seeds(wildcards):
-    """The seeds a training job trains: its own seed, or every seed of the study."""
-    seed = getattr(wildcards, "seed", None)
+def seeds_arg(wildcards):
+    """The seeds a training job trains, for its command line."""
+    seed = job_seed(wildcards)
     return seed if seed is not None else " ".join(map(str, PLAN[wildcards.study]["seeds"]))
+
+
+def fail_runs_arg(wildcards):
+    """--fail-run options for the config's fail_runs that this training job trains (fault injection)."""
+    seed = job_seed(wildcards)
+    return " ".join(f"--fail-run {r}" for r in config["fail_runs"]
+                    if run_entry(r, PLAN) == (wildcards.study, wildcards.entry)
+                    and (seed is None or Path(r).name == f"seed{seed}"))  # r: <study>/<point>/seed<N>
 
 
 def figures(study):

@@ -1,7 +1,6 @@
 # One job per grid entry: all its points and seeds in one process (torch imported once); with
 # train_jobs: seed, one job per grid entry and seed (seeds side by side on a cluster or several GPUs).
 # Finished runs are kept and skipped when a job is rerun, so an interrupted job resumes.
-TRAIN_JOB = "{entry}.seed{seed}" if config["train_jobs"] == "seed" else "{entry}"
 
 
 rule train:
@@ -16,8 +15,8 @@ rule train:
         phase=config["phase"],
         # per-epoch checkpoints: on, off or as each run's train.checkpoint (config null: on at the full scale)
         checkpoints=checkpoint_mode(config),
-        seeds=train_job_seeds,
-        fail=lambda wc: " ".join(f"--fail-run {r}" for r in config["fail_runs"] if run_entry(r, PLAN) == (wc.study, wc.entry)),
+        seeds=seeds_arg,
+        fail=fail_runs_arg,
         runs_dir=lambda wc: f"{RES}/runs/{wc.study}",
         data_dir=f"{RES}/data",
         accelerator=config["accelerator"],
