@@ -41,6 +41,10 @@ RES = config["results_dir"]
 TRAIN_JOB = "{entry}.seed{seed}" if config["train_jobs"] == "seed" else "{entry}"
 
 
+def entries(study):
+    return list(dict.fromkeys(p["entry"] for p in PLAN[study]["points"].values()))
+
+
 def seed_jobs(study):
     """One item per training job of a grid entry: its seed, or None for a single job of every seed."""
     return PLAN[study]["seeds"] if config["train_jobs"] == "seed" else [None]
@@ -76,8 +80,8 @@ def damage_record_key(summary):
 
 
 if workflow.is_main_process:
-    for _study, _s in PLAN.items():
-        for _entry in dict.fromkeys(p["entry"] for p in _s["points"].values()):
+    for _study in PLAN:
+        for _entry in entries(_study):
             for _seed in seed_jobs(_study):
                 _summary = Path(job_summary(_study, _entry, _seed))
                 _damage = summary_damage(_summary) if _summary.exists() else []
@@ -97,10 +101,6 @@ wildcard_constraints:
     entry="[a-z0-9_]+",
     dataset="[a-z0-9_]+",
     seed="[0-9]+",
-
-
-def entries(study):
-    return list(dict.fromkeys(p["entry"] for p in PLAN[study]["points"].values()))
 
 
 def entry_inputs(wildcards):
